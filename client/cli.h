@@ -1,0 +1,28 @@
+/* cli.h - what every jetsync command shares: option parsing of --home, opening the node,
+ * and one-line errors on stderr. */
+#ifndef JET_CLI_H
+#define JET_CLI_H
+
+#include <stdio.h>
+
+#include "error.h"
+#include "node.h"
+
+/* Prints "jetsync: <message>" on stderr and returns 1 (the exit status). */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "jetsync: <what>: <diag message or jet_strerror(code)>" and returns 1. */
+int cli_fail_code(const char *what, int code, const jet_diag *diag);
+
+/* Opens the node of `home_opt` (NULL: $JETSYNC_HOME or the per-user default). On failure prints
+ * the error and returns NULL. */
+jet_node *cli_open_node(const char *home_opt);
+
+/* Prints a JSON value (jansson json_t *) on stdout followed by a newline; steals the reference. */
+struct json_t;
+int cli_print_json(struct json_t *value);
+
+/* Prints usage text to stderr and returns 2. */
+int cli_usage(const char *text);
+
+#endif

@@ -1,0 +1,346 @@
+/* node.c - a node home: configuration, identity, network key and store. */
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define IDENTITY_FILE "identity.key"
+#define NETWORK_FILE "network.key"
+#define CONFIG_FILE "jetsync.conf"
+#define STORE_DIR "store"
+
+struct jet_node {
+    char home[4096];
+    jet_config config;
+    uint8_t sk[crypto_sign_SECRETKEYBYTES];
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    char id[JET_NODE_ID_BUF];
+    uint8_t network_key[32];
+    jet_store *store;
+};
+
+int jet_node_resolve_home(const char *opt, char *buf, size_t len) {
+    const char *env = getenv("JETSYNC_HOME");
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    int n;
+    if (opt != NULL && opt[0] != '\0')
+        n = snprintf(buf, len, "%s", opt);
+    else if (env != NULL && env[0] != '\0')
+        n = snprintf(buf, len, "%s", env);
+    else if (xdg != NULL && xdg[0] != '\0')
+        n = snprintf(buf, len, "%s/jetsync", xdg);
+    else if (home != NULL)
+        n = snprintf(buf, len, "%s/.local/share/jetsync", home);
+    else
+        return JET_EINVAL;
+    return n > 0 && (size_t)n < len ? 0 : JET_EINVAL;
+}
+
+static void path_join(char *out, size_t len, const char *home, const char *name) {
+    snprintf(out, len, "%s/%s", home, name);
+}
+
+/* Writes `len` bytes to a new file with mode 0600, durably. */
+static int write_secret_file(const char *path, const void *data, size_t len, jet_diag *diag) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno));
+    ssize_t n = write(fd, data, len);
+    int ok = n == (ssize_t)len && fsync(fd) == 0;
+    int err = errno;
+    close(fd);
+    if (!ok) {
+        unlink(path);
+        return jet_diag_fail(diag, err == ENOSPC ? JET_ENOSPC : JET_EIO, "%s: %s", path,
+                             strerror(err));
+    }
+    return 0;
+}
+
+/* Reads a secret file of at most `cap` bytes, refusing one that group or others can read. */
+static int read_secret_file(const char *path, uint8_t *buf, size_t cap, size_t *len,
+                            jet_diag *diag) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return jet_diag_fail(diag, errno == ENOENT ? JET_ENOTFOUND : JET_EIO, "%s: %s", path,
+                             strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+        close(fd);
+        return jet_diag_fail(diag, JET_EKEYPERM,
+                             "%s: secret key file is readable by group or others (mode %03o); "
+                             "run: chmod 600 %s",
+                             path, (unsigned)(st.st_mode & 0777), path);
+    }
+    ssize_t n = read(fd, buf, cap);
+    close(fd);
+    if (n < 0)
+        return jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno));
+    *len = (size_t)n;
+    return 0;
+}
+
+static int load_identity(jet_node *node, jet_diag *diag) {
+    char path[4200], text[128];
+    size_t len = 0;
+    path_join(path, sizeof path, node->home, IDENTITY_FILE);
+    int rc = read_secret_file(path, (uint8_t *)text, sizeof text - 1, &len, diag);
+    if (rc != 0)
+        return rc;
+    text[len] = '\0';
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        text[--len] = '\0';
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    size_t seed_len = 0;
+    if (sodium_base642bin(seed, sizeof seed, text, len, NULL, &seed_len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        seed_len != sizeof seed) {
+        sodium_memzero(text, sizeof text);
+        return jet_diag_fail(diag, JET_ECONFIG, "%s: not a jetsync identity key", path);
+    }
+    crypto_sign_seed_keypair(node->pk, node->sk, seed);
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(text, sizeof text);
+    jet_node_id_format(node->pk, node->id);
+    return 0;
+}
+
+static int load_network_key(jet_node *node, jet_diag *diag) {
+    char path[4200];
+    uint8_t buf[64];
+    size_t len = 0;
+    path_join(path, sizeof path, node->home, NETWORK_FILE);
+    int rc = read_secret_file(path, buf, sizeof buf, &len, diag);
+    if (rc != 0)
+        return rc;
+    if (len != 32) {
+        sodium_memzero(buf, sizeof buf);
+        return jet_diag_fail(diag, JET_ECONFIG, "%s: a network key is exactly 32 bytes", path);
+    }
+    memcpy(node->network_key, buf, 32);
+    sodium_memzero(buf, sizeof buf);
+    return 0;
+}
+
+static int store_error(jet_diag *diag, const char *dir, int rc) {
+    if (rc == JET_ESCHEMA)
+        return jet_diag_fail(diag, rc,
+                             "%s: store has schema version unknown to jetsync %s (expected %d)",
+                             dir, JET_VERSION, JET_STORE_SCHEMA_VERSION);
+    return jet_diag_fail(diag, rc, "%s: %s", dir, jet_strerror(rc));
+}
+
+int jet_node_open(const char *home, jet_node **out, jet_diag *diag) {
+    if (sodium_init() < 0)
+        return jet_diag_fail(diag, JET_EIO, "libsodium failed to initialise");
+    jet_node *node = sodium_malloc(sizeof *node);
+    if (node == NULL)
+        return jet_diag_fail(diag, JET_ENOMEM, "out of memory");
+    memset(node, 0, sizeof *node);
+    snprintf(node->home, sizeof node->home, "%s", home);
+    char path[4200];
+    path_join(path, sizeof path, home, CONFIG_FILE);
+    int rc = jet_config_load(path, &node->config, diag);
+    if (rc == JET_ENOTFOUND)
+        rc = jet_diag_fail(diag, rc, "%s: no jetsync node here (run 'jetsync init' first)", home);
+    if (rc == 0)
+        rc = load_identity(node, diag);
+    if (rc == 0)
+        rc = load_network_key(node, diag);
+    if (rc == 0) {
+        path_join(path, sizeof path, home, STORE_DIR);
+        rc = jet_store_open(path, &node->store);
+        if (rc != 0)
+            store_error(diag, path, rc);
+    }
+    if (rc != 0) {
+        jet_node_free(node);
+        return rc;
+    }
+    *out = node;
+    return 0;
+}
+
+void jet_node_free(jet_node *node) {
+    if (node == NULL)
+        return;
+    jet_store_free(node->store);
+    sodium_free(node); /* wipes the secret key with the rest of the struct */
+}
+
+/* Reads or creates the network key file given to init, returning the 32 bytes. */
+static int obtain_network_key(const char *file, uint8_t key[32], jet_diag *diag) {
+    if (file == NULL) {
+        randombytes_buf(key, 32);
+        return 0;
+    }
+    int fd = open(file, O_RDONLY);
+    if (fd < 0 && errno == ENOENT) {
+        randombytes_buf(key, 32);
+        return write_secret_file(file, key, 32, diag);
+    }
+    if (fd < 0)
+        return jet_diag_fail(diag, JET_EIO, "%s: %s", file, strerror(errno));
+    uint8_t buf[33];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n != 32)
+        return jet_diag_fail(diag, JET_ECONFIG, "%s: a network key file holds exactly 32 bytes",
+                             file);
+    memcpy(key, buf, 32);
+    sodium_memzero(buf, sizeof buf);
+    return 0;
+}
+
+static int node_exists(const char *home) {
+    char path[4200];
+    struct stat st;
+    path_join(path, sizeof path, home, CONFIG_FILE);
+    if (stat(path, &st) == 0)
+        return 1;
+    path_join(path, sizeof path, home, IDENTITY_FILE);
+    if (stat(path, &st) == 0)
+        return 1;
+    path_join(path, sizeof path, home, STORE_DIR "/data.mdb");
+    return stat(path, &st) == 0;
+}
+
+static void remove_created(const char *home, int made_home) {
+    static const char *const files[] = {STORE_DIR "/data.mdb", STORE_DIR "/lock.mdb",
+                                        CONFIG_FILE, IDENTITY_FILE, NETWORK_FILE};
+    char path[4200];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        path_join(path, sizeof path, home, files[i]);
+        unlink(path);
+    }
+    path_join(path, sizeof path, home, STORE_DIR);
+    rmdir(path);
+    if (made_home)
+        rmdir(home);
+}
+
+/* mkdir -p for the parents of `home`; the home itself is made by the caller. */
+static void make_parents(const char *home) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", home);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(buf, 0755);
+        *p = '/';
+    }
+}
+
+static int valid_region(const char *r) {
+    size_t n = strlen(r);
+    if (n < 2 || n > 16)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = r[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node **out,
+                  jet_diag *diag) {
+    if (sodium_init() < 0)
+        return jet_diag_fail(diag, JET_EIO, "libsodium failed to initialise");
+    if (opt->name == NULL || opt->name[0] == '\0' || strlen(opt->name) >= 128 ||
+        strchr(opt->name, '\n') != NULL)
+        return jet_diag_fail(diag, JET_EINVAL, "--name: give the partner's name (1-127 bytes)");
+    if (opt->region == NULL || !valid_region(opt->region))
+        return jet_diag_fail(diag, JET_EINVAL,
+                             "--region: expected a region code such as SE-Y or IT-25 "
+                             "(capital letters, digits and '-')");
+    if (node_exists(home))
+        return jet_diag_fail(diag, JET_EEXIST,
+                             "%s: a node already exists here; nothing was changed", home);
+    make_parents(home);
+    int made_home = mkdir(home, 0700) == 0;
+    if (!made_home && errno != EEXIST)
+        return jet_diag_fail(diag, JET_EIO, "%s: %s", home, strerror(errno));
+
+    char path[4200];
+    uint8_t seed[crypto_sign_SEEDBYTES], pk[32], sk[64], netkey[32];
+    char text[64];
+    int rc = obtain_network_key(opt->network_key_file, netkey, diag);
+    if (rc == 0) {
+        path_join(path, sizeof path, home, NETWORK_FILE);
+        rc = write_secret_file(path, netkey, 32, diag);
+    }
+    if (rc == 0) {
+        randombytes_buf(seed, sizeof seed);
+        crypto_sign_seed_keypair(pk, sk, seed);
+        sodium_bin2base64(text, sizeof text, seed, sizeof seed,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        size_t tl = strlen(text);
+        text[tl++] = '\n';
+        path_join(path, sizeof path, home, IDENTITY_FILE);
+        rc = write_secret_file(path, text, tl, diag);
+    }
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(text, sizeof text);
+    sodium_memzero(netkey, sizeof netkey);
+    if (rc == 0) {
+        jet_config c;
+        jet_config_default(&c);
+        snprintf(c.name, sizeof c.name, "%s", opt->name);
+        snprintf(c.region, sizeof c.region, "%s", opt->region);
+        c.lead = opt->lead;
+        path_join(path, sizeof path, home, CONFIG_FILE);
+        rc = jet_config_write(path, &c, diag);
+    }
+    if (rc == 0) {
+        path_join(path, sizeof path, home, STORE_DIR);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            rc = jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno));
+        jet_store *store = NULL;
+        if (rc == 0 && (rc = jet_store_create(path, &store)) != 0)
+            store_error(diag, path, rc);
+        jet_store_free(store);
+    }
+    if (rc == 0)
+        rc = jet_node_open(home, out, diag);
+    if (rc != 0)
+        remove_created(home, made_home);
+    return rc;
+}
+
+const char *jet_node_home(const jet_node *node) {
+    return node->home;
+}
+jet_store *jet_node_store(const jet_node *node) {
+    return node->store;
+}
+const jet_config *jet_node_config(const jet_node *node) {
+    return &node->config;
+}
+const uint8_t *jet_node_secret_key(const jet_node *node) {
+    return node->sk;
+}
+const uint8_t *jet_node_public_key(const jet_node *node) {
+    return node->pk;
+}
+const char *jet_node_id(const jet_node *node) {
+    return node->id;
+}
+const uint8_t *jet_node_network_key(const jet_node *node) {
+    return node->network_key;
+}
+int jet_node_is_lead(const jet_node *node) {
+    return node->config.lead;
+}
+const char *jet_node_region(const jet_node *node) {
+    return node->config.region;
+}

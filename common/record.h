@@ -1,0 +1,121 @@
+/* record.h - signed records and the replicated log.
+ *
+ * A record is one entry in the log of (stream, origin, epoch): origin is the author's Ed25519
+ * public key (its node id), epoch names one life of the author's store (a store restored from an
+ * old backup starts a new epoch instead of reusing sequence numbers), seq counts 1, 2, 3, ...
+ * within that log. The encoding below is canonical and is exactly what is signed, stored,
+ * sent and digested, so every node holds byte-identical logs.
+ *
+ * Encoding (all integers big-endian):
+ *
+ *   offset  size  field
+ *   0       4     magic "JSR1"
+ *   4       1     stream (jet_stream)
+ *   5       1     reserved, 0
+ *   6       2     kind (meaning per stream, defined by the stream's module)
+ *   8       4     payload length (<= JET_RECORD_MAX_PAYLOAD)
+ *   12      32    origin
+ *   44      8     epoch
+ *   52      8     seq
+ *   60      n     payload (protobuf of the stream's module)
+ *   60+n    64    Ed25519 signature by origin over bytes [0, 60+n)
+ *
+ * Bulk data (thousands of statistics cells) travels in few records: a signature costs ~64 us
+ * to verify, so nothing is signed per cell. */
+#ifndef JET_RECORD_H
+#define JET_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+typedef enum jet_stream {
+    JET_STREAM_TOOLKIT = 1, /* toolkit entries: to every partner */
+    JET_STREAM_STATS = 2,   /* a region's protected statistics: to the lead only */
+    JET_STREAM_FIGURES = 3, /* the lead's published cross-region figures: to every partner */
+} jet_stream;
+#define JET_STREAM_MAX 3
+
+enum {
+    JET_RECORD_HEADER = 60,
+    JET_RECORD_SIG = 64,
+    JET_RECORD_OVERHEAD = JET_RECORD_HEADER + JET_RECORD_SIG,
+    JET_RECORD_MAX_PAYLOAD = 512 * 1024,
+    JET_LOG_KEY = 49,    /* stream|origin|epoch|seq */
+    JET_LOG_PREFIX = 41, /* stream|origin|epoch: one log */
+};
+
+typedef struct jet_record {
+    uint32_t stream;
+    uint32_t kind;
+    uint8_t origin[32];
+    uint64_t epoch;
+    uint64_t seq;
+    const uint8_t *payload; /* borrowed: points into the encoded bytes it was decoded from */
+    size_t payload_len;
+    const uint8_t *sig;     /* borrowed, 64 bytes */
+    const uint8_t *encoded; /* the whole encoding, borrowed */
+    size_t encoded_len;
+} jet_record;
+
+/* The name of a stream ("toolkit", "stats", "figures") or NULL. */
+const char *jet_stream_name(uint32_t stream);
+/* Parses a stream name. Returns the stream or 0. */
+uint32_t jet_stream_parse(const char *name);
+
+/* Checks the bounds of `buf` and fills `out` with pointers into it. Does not check the
+ * signature. Returns 0 or JET_EDECODE. */
+int jet_record_decode(const uint8_t *buf, size_t len, jet_record *out);
+
+/* Checks the signature of a decoded record. Returns 0 or JET_EBADSIG. */
+int jet_record_verify(const jet_record *rec);
+
+/* Builds the log key of a record (JET_LOG_KEY bytes) and the prefix of a log. */
+void jet_log_key(uint8_t key[JET_LOG_KEY], uint32_t stream, const uint8_t origin[32],
+                 uint64_t epoch, uint64_t seq);
+
+/* Appends a local record: assigns the next seq of (stream, own key, own epoch) inside `txn`,
+ * signs with `sk` (64-byte Ed25519 secret key), stores it, advances the version vector and
+ * applies the views. `seq_out` may be NULL. Returns 0, JET_ETOOBIG, or a store error. */
+int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint32_t kind,
+                      const uint8_t *payload, size_t payload_len, uint64_t *seq_out);
+
+/* Ingests a record received from a peer: decodes, checks the signature and that seq is
+ * exactly the next of its log, stores it, advances the version vector and applies the views.
+ * Refusals change nothing and say why: JET_EDECODE, JET_EBADSIG, JET_ESEQ (a gap), JET_EDUP
+ * (already held, identical), JET_EFORK (a different record under the same seq), or a view's
+ * refusal (for example JET_EPERM for a forged toolkit version). `out` may be NULL. */
+int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out);
+
+/* The node's current epoch (creating the first one when the store is new). */
+int jet_log_own_epoch(jet_txn *txn, uint64_t *epoch);
+
+/* Starts a new epoch for the node's own logs (after a restore is detected). */
+int jet_log_new_epoch(jet_txn *txn, uint64_t *epoch);
+
+/* The highest contiguous seq held of (stream, origin, epoch); 0 when none. */
+int jet_vv_get(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
+               uint64_t *seq);
+
+/* One entry of the version vector. */
+typedef struct jet_vv_entry {
+    uint32_t stream;
+    uint8_t origin[32];
+    uint64_t epoch;
+    uint64_t seq;
+} jet_vv_entry;
+
+/* Visits every entry of the version vector (all streams when stream is 0). */
+int jet_vv_scan(jet_txn *txn, uint32_t stream, int (*fn)(const jet_vv_entry *e, void *ctx),
+                void *ctx);
+
+/* BLAKE2b-256 over the encodings of records 1..upto of one log, in order. */
+int jet_log_digest(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
+                   uint64_t upto, uint8_t digest[32]);
+
+/* Reads one record of the log. `out` borrows from the transaction. */
+int jet_log_get(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
+                uint64_t seq, jet_record *out);
+
+#endif

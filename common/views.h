@@ -1,0 +1,20 @@
+/* views.h - the materialised views kept beside the log.
+ *
+ * jet_record_append() and jet_record_ingest() call jet_views_apply() in the same write
+ * transaction as the log and version vector change, so a view never disagrees with the log.
+ * A view may refuse a record (a toolkit version signed by someone other than its author, a
+ * statistics record that does not fit the release it claims to belong to); the refusal aborts
+ * the whole transaction. */
+#ifndef JET_VIEWS_H
+#define JET_VIEWS_H
+
+#include "record.h"
+
+/* Applies `rec` to the view of its stream. Returns 0 or the view's refusal code. */
+int jet_views_apply(jet_txn *txn, const jet_record *rec);
+
+/* Implemented by the stream modules (toolkit.c, stats.c). */
+int jet_toolkit_apply(jet_txn *txn, const jet_record *rec);
+int jet_stats_apply(jet_txn *txn, const jet_record *rec);
+
+#endif
