@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "encoding.h"
 #include "log.h"
@@ -76,6 +78,25 @@ static int store_code(int rc) {
     default:
         return JET_EIO;
     }
+}
+
+/* LMDB reports a write that a full disk cut short as EIO ("short write"), and only a write that
+ * wrote nothing as ENOSPC. After a failed commit, a file system left with (almost) no free space
+ * means the disk is full: say so rather than "input/output error". */
+#define JET_STORE_FULL_SLACK ((uint64_t)1 << 20)
+
+static int commit_code(jet_store *s, int rc) {
+    if (rc == EIO) {
+        int fd;
+        struct statvfs vfs;
+        if (mdb_env_get_fd(s->env, &fd) == 0 && fstatvfs(fd, &vfs) == 0) {
+            /* root may write into the blocks a file system reserves for it */
+            uint64_t blocks = geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail;
+            if (blocks * vfs.f_frsize < JET_STORE_FULL_SLACK)
+                return JET_ENOSPC;
+        }
+    }
+    return store_code(rc);
 }
 
 static size_t initial_map_size(void) {
@@ -244,7 +265,7 @@ int jet_store_write(jet_store *store, jet_txn_fn fn, void *ctx) {
                 if (mrc != 0)
                     jet_log(JET_LOG_ERROR, "event=store_commit_failed error=\"%s\"",
                             mdb_strerror(mrc));
-                return store_code(mrc);
+                return commit_code(store, mrc);
             }
         }
         rc = grow_map(store);
@@ -279,9 +300,9 @@ int jet_txn_begin(jet_store *store, int writable, jet_txn **out) {
 }
 
 int jet_txn_commit(jet_txn *txn) {
-    int rc = mdb_txn_commit(txn->txn);
+    int rc = commit_code(txn->store, mdb_txn_commit(txn->txn));
     free(txn);
-    return store_code(rc);
+    return rc;
 }
 
 void jet_txn_abort(jet_txn *txn) {
@@ -317,7 +338,10 @@ int jet_txn_put(jet_txn *txn, jet_db db, const void *key, size_t klen, const voi
 
 int jet_txn_del(jet_txn *txn, jet_db db, const void *key, size_t klen) {
     MDB_val k = {klen, (void *)key};
-    return store_code(mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
+    int rc = mdb_del(txn->txn, txn->store->dbi[db], &k, NULL);
+    if (rc == MDB_MAP_FULL) /* copy-on-write needs pages for a delete too */
+        txn->map_full = 1;
+    return store_code(rc);
 }
 
 int jet_txn_scan(jet_txn *txn, jet_db db, const void *prefix, size_t plen, const void *from,
@@ -327,12 +351,17 @@ int jet_txn_scan(jet_txn *txn, jet_db db, const void *prefix, size_t plen, const
     if (rc != 0)
         return store_code(rc);
     MDB_val k, v;
+    /* Start at the larger of `prefix` and `from`: a `from` before the prefix must not end the
+     * scan at the first key outside it. */
+    k.mv_size = plen;
+    k.mv_data = (void *)prefix;
     if (from != NULL) {
-        k.mv_size = flen;
-        k.mv_data = (void *)from;
-    } else {
-        k.mv_size = plen;
-        k.mv_data = (void *)prefix;
+        size_t n = flen < plen ? flen : plen;
+        int cmp = n > 0 ? memcmp(from, prefix, n) : 0;
+        if (cmp > 0 || (cmp == 0 && flen > plen)) {
+            k.mv_size = flen;
+            k.mv_data = (void *)from;
+        }
     }
     rc = mdb_cursor_get(cur, &k, &v, k.mv_size > 0 ? MDB_SET_RANGE : MDB_FIRST);
     int result = 0;
