@@ -87,6 +87,16 @@ int jet_listener_start(const jet_channel_config *cfg, const char *host_port, jet
 int jet_listener_address(const jet_listener *l, char *buf, size_t len);
 /* Number of open channels accepted by this listener. */
 unsigned jet_listener_count(const jet_listener *l);
+/* Counters of a listener (extension for tests, status and benchmarks). */
+typedef struct jet_listener_stats {
+    uint64_t accepted;       /* channels handed to on_accept */
+    uint64_t refused_limit;  /* connections closed at once by max_connections/max_per_address */
+    uint64_t established;    /* handshakes completed */
+    uint64_t failed;         /* accepted channels closed before on_established */
+    size_t peak_read_buffer; /* largest read buffer any of its channels allocated */
+} jet_listener_stats;
+/* Copies the counters of `l` into `out`. */
+void jet_listener_stats_get(const jet_listener *l, jet_listener_stats *out);
 /* Stops listening and closes every channel it accepted (their on_closed runs with
  * JET_ECANCELED); `cb` runs once everything is closed. */
 void jet_listener_close(jet_listener *l, void (*cb)(void *arg), void *arg);
@@ -98,7 +108,7 @@ int jet_channel_connect(const jet_channel_config *cfg, const char *host_port,
 
 /* Encrypts and queues one frame of at most limits.max_frame bytes. Returns 0 when the caller
  * may keep sending, 1 when the write queue is above write_high (stop until on_writable), or an
- * error (JET_ETOOBIG, JET_ECLOSED, a libuv code). */
+ * error (JET_ETOOBIG, JET_ECLOSED, JET_EPROTO before on_established, a libuv code). */
 int jet_channel_send(jet_channel *ch, const uint8_t *data, size_t len);
 
 /* Bytes queued for writing. */

@@ -236,6 +236,14 @@ static const pattern_def patterns[] = {
 int jet_noise_handshake_init(jet_noise_handshake *hs, jet_noise_pattern pattern, int initiator,
                              const uint8_t *prologue, size_t prologue_len,
                              const uint8_t s_sk[JET_NOISE_DHLEN], const uint8_t *rs) {
+    return jet_noise_handshake_init_pk(hs, pattern, initiator, prologue, prologue_len, s_sk, NULL,
+                                       rs);
+}
+
+int jet_noise_handshake_init_pk(jet_noise_handshake *hs, jet_noise_pattern pattern, int initiator,
+                                const uint8_t *prologue, size_t prologue_len,
+                                const uint8_t s_sk[JET_NOISE_DHLEN],
+                                const uint8_t s_pk[JET_NOISE_DHLEN], const uint8_t *rs) {
     const pattern_def *p;
 
     memset(hs, 0, sizeof *hs);
@@ -249,7 +257,10 @@ int jet_noise_handshake_init(jet_noise_handshake *hs, jet_noise_pattern pattern,
     symmetric_init(&hs->ss, p->protocol_name);
     mix_hash(&hs->ss, prologue, prologue_len);
     memcpy(hs->s_sk, s_sk, JET_NOISE_DHLEN);
-    crypto_scalarmult_base(hs->s_pk, hs->s_sk);
+    if (s_pk != NULL)
+        memcpy(hs->s_pk, s_pk, JET_NOISE_DHLEN);
+    else
+        crypto_scalarmult_base(hs->s_pk, hs->s_sk);
     hs->has_s = 1;
     if (rs != NULL) {
         memcpy(hs->rs, rs, JET_NOISE_DHLEN);
@@ -504,16 +515,15 @@ int jet_noise_ik_read2(jet_noise_handshake *hs, const uint8_t *msg, size_t len) 
 
 /* ---------------------------------------------------------------- frame reader */
 
-enum { READER_MIN = 64 * 1024 };
-
 static size_t reader_bound(const jet_noise_reader *r) {
     size_t b = JET_NOISE_FRAME_PREFIX + r->max_body;
-    return b < READER_MIN ? READER_MIN : b;
+    return b < r->read_ahead ? r->read_ahead : b;
 }
 
-void jet_noise_reader_init(jet_noise_reader *r, size_t max_body) {
+void jet_noise_reader_init(jet_noise_reader *r, size_t max_body, size_t read_ahead) {
     memset(r, 0, sizeof *r);
     r->max_body = max_body;
+    r->read_ahead = read_ahead;
 }
 
 void jet_noise_reader_fini(jet_noise_reader *r) {
@@ -524,8 +534,9 @@ void jet_noise_reader_fini(jet_noise_reader *r) {
     memset(r, 0, sizeof *r);
 }
 
-void jet_noise_reader_set_max(jet_noise_reader *r, size_t max_body) {
+void jet_noise_reader_set_limits(jet_noise_reader *r, size_t max_body, size_t read_ahead) {
     r->max_body = max_body;
+    r->read_ahead = read_ahead;
 }
 
 /* Bytes still missing from the frame that starts at r->start (0 if its header is incomplete

@@ -101,6 +101,12 @@ int jet_noise_transport_open(jet_noise_cipher *c, const uint8_t *in, size_t len,
 int jet_noise_handshake_init(jet_noise_handshake *hs, jet_noise_pattern pattern, int initiator,
                              const uint8_t *prologue, size_t prologue_len,
                              const uint8_t s_sk[JET_NOISE_DHLEN], const uint8_t *rs);
+/* The same with the static public key given (saves one scalar multiplication per handshake);
+ * `s_pk` must be X25519(s_sk, 9). */
+int jet_noise_handshake_init_pk(jet_noise_handshake *hs, jet_noise_pattern pattern, int initiator,
+                                const uint8_t *prologue, size_t prologue_len,
+                                const uint8_t s_sk[JET_NOISE_DHLEN],
+                                const uint8_t s_pk[JET_NOISE_DHLEN], const uint8_t *rs);
 /* Fixes the ephemeral private key instead of a random one (test vectors only). Call before the
  * first message. */
 void jet_noise_handshake_set_ephemeral(jet_noise_handshake *hs, const uint8_t e_sk[JET_NOISE_DHLEN]);
@@ -159,17 +165,20 @@ typedef struct jet_noise_reader {
     size_t start;     /* first unconsumed byte */
     size_t end;       /* one past the last received byte */
     size_t max_body;  /* largest body accepted */
+    size_t read_ahead; /* the buffer may hold this much even when frames are smaller */
     size_t peak_cap;  /* largest `cap` ever reached, for tests */
 } jet_noise_reader;
 
-/* Prepares a reader that accepts bodies of at most `max_body` bytes. Allocates nothing yet. */
-void jet_noise_reader_init(jet_noise_reader *r, size_t max_body);
+/* Prepares a reader that accepts bodies of at most `max_body` bytes; its buffer is bounded by
+ * max(4 + max_body, read_ahead). Allocates nothing yet. */
+void jet_noise_reader_init(jet_noise_reader *r, size_t max_body, size_t read_ahead);
 /* Frees (and wipes) the buffer. */
 void jet_noise_reader_fini(jet_noise_reader *r);
-/* Changes the body limit (e.g. from handshake to transport). */
-void jet_noise_reader_set_max(jet_noise_reader *r, size_t max_body);
-/* Free space to receive into: at least `want` bytes unless the buffer reached its bound
- * (4 + max_body, at least 64 KiB), never more than that bound in total. Returns JET_ENOMEM. */
+/* Changes the limits (e.g. from handshake to transport). */
+void jet_noise_reader_set_limits(jet_noise_reader *r, size_t max_body, size_t read_ahead);
+/* Free space to receive into: at least `want` bytes (or what the current frame still lacks, if
+ * more) unless that would pass the bound; the buffer never grows past the bound, whatever a
+ * length prefix claims. Returns JET_ENOMEM. */
 int jet_noise_reader_space(jet_noise_reader *r, size_t want, uint8_t **ptr, size_t *len);
 /* `n` bytes were received into the space returned last. */
 void jet_noise_reader_commit(jet_noise_reader *r, size_t n);

@@ -295,7 +295,7 @@ static void test_reader(void **state) {
         memset(wire + f * 1004 + 4, 'a' + f, 1000);
     }
     for (size_t chunk = 1; chunk < 1100; chunk += 37) {
-        jet_noise_reader_init(&r, 1000);
+        jet_noise_reader_init(&r, 1000, 64 * 1024);
         pos = got = 0;
         while (pos < sizeof wire) {
             assert_int_equal(jet_noise_reader_space(&r, chunk, &ptr, &len), 0);
@@ -318,7 +318,7 @@ static void test_reader(void **state) {
         assert_true(r.peak_cap <= 64 * 1024);
         jet_noise_reader_fini(&r);
     }
-    jet_noise_reader_init(&r, 1 << 20);
+    jet_noise_reader_init(&r, 1 << 20, 64 * 1024);
     assert_int_equal(jet_noise_reader_space(&r, 65536, &ptr, &len), 0);
     memset(ptr, 0xff, 4);
     jet_noise_reader_commit(&r, 4);
