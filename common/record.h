@@ -46,6 +46,9 @@ enum {
     JET_LOG_PREFIX = 41, /* stream|origin|epoch: one log */
 };
 
+/* Record kind 0 is reserved in every stream: a marker with no meaning to the views. */
+#define JET_RECORD_KIND_MARKER 0
+
 typedef struct jet_record {
     uint32_t stream;
     uint32_t kind;

@@ -2,6 +2,10 @@
 #include "views.h"
 
 int jet_views_apply(jet_txn *txn, const jet_record *rec) {
+    /* Kind 0 is reserved in every stream for markers that carry no view data (replication
+     * tests and benchmarks use them); they replicate like any record. */
+    if (rec->kind == JET_RECORD_KIND_MARKER)
+        return 0;
     switch (rec->stream) {
     case JET_STREAM_TOOLKIT:
         return jet_toolkit_apply(txn, rec);
