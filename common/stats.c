@@ -1,8 +1,1397 @@
-/* stats.c - placeholder view until the stats module lands. */
+/* stats.c - observations -> protected hypercubes -> signed release chunks, and the view.
+ *
+ * Sections: string interning; the observation set; building tables with their totals;
+ * protection and audit (common/sdc.h); chunk encoding and the import transaction; the view
+ * applied to every stats record (local or received); reading the view with derived rates.
+ *
+ * Tables are flat arrays (row-major, each dimension's total at its last index), built with a
+ * counting sort of the observations by (indicator, period): no per-cell hash map. A release's
+ * cells travel as packed protobuf arrays of JET_STATS_CHUNK_CELLS cells per signed record. */
+#include "stats.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "stats.pb-c.h"
 #include "views.h"
 
-int jet_stats_apply(jet_txn *txn, const jet_record *rec) {
-    (void)txn;
-    (void)rec;
+/* ---- string interning ---------------------------------------------------------------------- */
+
+/* Ids start at 1; 0 means "none" (for breakdowns: the total). */
+typedef struct strtab {
+    char **str;
+    size_t n, cap;
+    uint32_t *slot;
+    size_t nslot;
+} strtab;
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int strtab_grow(strtab *t) {
+    size_t nslot = t->nslot ? t->nslot * 2 : 64;
+    uint32_t *slot = calloc(nslot, sizeof *slot);
+    if (slot == NULL)
+        return JET_ENOMEM;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t j = hash_str(t->str[i]) & (nslot - 1);
+        while (slot[j] != 0)
+            j = (j + 1) & (nslot - 1);
+        slot[j] = (uint32_t)(i + 1);
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->nslot = nslot;
     return 0;
+}
+
+/* Returns the id of `s` (interning it), or 0 on allocation failure. */
+static uint32_t strtab_intern(strtab *t, const char *s) {
+    size_t j;
+    if ((t->n + 1) * 2 > t->nslot && strtab_grow(t) != 0)
+        return 0;
+    for (j = hash_str(s) & (t->nslot - 1); t->slot[j] != 0; j = (j + 1) & (t->nslot - 1))
+        if (strcmp(t->str[t->slot[j] - 1], s) == 0)
+            return t->slot[j];
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 16;
+        char **ns = realloc(t->str, ncap * sizeof *ns);
+        if (ns == NULL)
+            return 0;
+        t->str = ns;
+        t->cap = ncap;
+    }
+    t->str[t->n] = strdup(s);
+    if (t->str[t->n] == NULL)
+        return 0;
+    t->n++;
+    t->slot[j] = (uint32_t)t->n;
+    return (uint32_t)t->n;
+}
+
+static const char *strtab_get(const strtab *t, uint32_t id) {
+    return id == 0 ? JET_TOTAL_CODE : t->str[id - 1];
+}
+
+static void strtab_fini(strtab *t) {
+    for (size_t i = 0; i < t->n; i++)
+        free(t->str[i]);
+    free(t->str);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- observations ------------------------------------------------------------------------- */
+
+typedef struct obs_row {
+    int64_t value;
+    uint32_t line;
+    uint32_t code[JET_DIM__COUNT]; /* strtab ids, 0 = total */
+    uint16_t ind;                  /* catalogue index */
+    uint16_t period;               /* period id - 1 */
+} obs_row;
+
+struct jet_stats_obs {
+    int sum_duplicates;
+    char source[256];
+    obs_row *row;
+    size_t n, cap;
+    strtab period;
+    strtab dim[JET_DIM__COUNT];
+};
+
+int jet_stats_obs_new(int sum_duplicates, jet_stats_obs **out) {
+    jet_stats_obs *o = calloc(1, sizeof *o);
+    if (o == NULL)
+        return JET_ENOMEM;
+    o->sum_duplicates = sum_duplicates;
+    snprintf(o->source, sizeof o->source, "input");
+    *out = o;
+    return 0;
+}
+
+void jet_stats_obs_free(jet_stats_obs *obs) {
+    if (obs == NULL)
+        return;
+    if (obs->row != NULL) {
+        sodium_memzero(obs->row, obs->cap * sizeof *obs->row);
+        free(obs->row);
+    }
+    strtab_fini(&obs->period);
+    for (int d = 0; d < JET_DIM__COUNT; d++)
+        strtab_fini(&obs->dim[d]);
+    free(obs);
+}
+
+void jet_stats_obs_set_source(jet_stats_obs *obs, const char *name) {
+    snprintf(obs->source, sizeof obs->source, "%s", name);
+}
+
+size_t jet_stats_obs_count(const jet_stats_obs *obs) {
+    return obs->n;
+}
+
+int jet_stats_obs_add(jet_stats_obs *obs, const jet_stats_key *key, int64_t value, uint32_t line) {
+    int ind = jet_indicators_index(key->indicator);
+    obs_row *r;
+    if (ind < 0 || jet_indicators_at((size_t)ind)->kind != JET_INDICATOR_COUNT ||
+        key->period == NULL || value < 0)
+        return JET_EINVAL;
+    if (obs->n == obs->cap) {
+        size_t ncap = obs->cap ? obs->cap * 2 : 1024;
+        obs_row *nr = malloc(ncap * sizeof *nr);
+        if (nr == NULL)
+            return JET_ENOMEM;
+        if (obs->row != NULL) {
+            memcpy(nr, obs->row, obs->n * sizeof *nr);
+            sodium_memzero(obs->row, obs->cap * sizeof *obs->row);
+            free(obs->row);
+        }
+        obs->row = nr;
+        obs->cap = ncap;
+    }
+    r = &obs->row[obs->n];
+    r->value = value;
+    r->line = line;
+    r->ind = (uint16_t)ind;
+    uint32_t pid = strtab_intern(&obs->period, key->period);
+    if (pid == 0 || pid > UINT16_MAX)
+        return JET_ENOMEM;
+    r->period = (uint16_t)(pid - 1);
+    for (int d = 0; d < JET_DIM__COUNT; d++) {
+        const char *c = key->code[d];
+        if (c == NULL || c[0] == '\0' || strcmp(c, JET_TOTAL_CODE) == 0) {
+            r->code[d] = 0;
+        } else {
+            r->code[d] = strtab_intern(&obs->dim[d], c);
+            if (r->code[d] == 0)
+                return JET_ENOMEM;
+        }
+    }
+    obs->n++;
+    return 0;
+}
+
+/* ---- tables -------------------------------------------------------------------------------- */
+
+typedef struct release {
+    uint16_t ind;
+    uint16_t period;
+    unsigned ndims;
+    unsigned dim[JET_SDC_MAX_DIMS];  /* jet_dim of each table dimension */
+    unsigned size[JET_SDC_MAX_DIMS]; /* categories, without the total */
+    size_t stride[JET_SDC_MAX_DIMS];
+    const char **cat[JET_SDC_MAX_DIMS];
+    size_t ncells;
+    int64_t *value;
+    uint8_t *status;
+    jet_sdc_report rep;
+} release;
+
+struct jet_stats_batch {
+    const jet_stats_obs *obs;
+    release *rel;
+    size_t nrel;
+    unsigned k;       /* the threshold the tables were protected with */
+    int protected_ok; /* 1 once every table passed the audit */
+};
+
+static void release_fini(release *r) {
+    if (r->value != NULL) {
+        sodium_memzero(r->value, r->ncells * sizeof *r->value);
+        free(r->value);
+    }
+    free(r->status);
+    for (unsigned a = 0; a < r->ndims; a++)
+        free(r->cat[a]);
+}
+
+void jet_stats_batch_free(jet_stats_batch *b) {
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->nrel; i++)
+        release_fini(&b->rel[i]);
+    free(b->rel);
+    free(b);
+}
+
+/* For sorting the categories of one dimension of one table. */
+typedef struct cat_sort {
+    const strtab *tab;
+    jet_dim dim;
+} cat_sort;
+
+static int cmp_cat(const void *a, const void *b, void *ctx) {
+    const cat_sort *cs = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return jet_indicators_code_cmp(cs->dim, strtab_get(cs->tab, x), strtab_get(cs->tab, y));
+}
+
+/* Adds every category of dimension a into its total, for all other coordinates. After this
+ * has run for every dimension in turn, every marginal holds the sum of its parts. */
+static void add_totals(release *r, unsigned a) {
+    size_t outer = 1, n = r->size[a], inner = r->stride[a];
+    for (unsigned b = 0; b < a; b++)
+        outer *= r->size[b] + 1;
+    for (size_t o = 0; o < outer; o++) {
+        int64_t *base = r->value + o * (n + 1) * inner;
+        int64_t *tot = base + n * inner;
+        for (size_t c = 0; c < n; c++) {
+            const int64_t *src = base + c * inner;
+            for (size_t i = 0; i < inner; i++)
+                tot[i] += src[i];
+        }
+    }
+}
+
+typedef struct given_total {
+    size_t cell;
+    int64_t value;
+    uint32_t line;
+} given_total;
+
+static const char *rel_name(const jet_stats_obs *o, const release *r, char *buf, size_t len) {
+    snprintf(buf, len, "%s %s", jet_indicators_at(r->ind)->code, strtab_get(&o->period, r->period + 1u));
+    return buf;
+}
+
+/* Describes the breakdown of a cell ("sex=_T, school_level=ISCED2"). */
+static void cell_desc(const release *r, size_t cell, char *buf, size_t len) {
+    size_t off = 0;
+    buf[0] = '\0';
+    for (unsigned a = 0; a < r->ndims && off < len; a++) {
+        size_t c = (cell / r->stride[a]) % (r->size[a] + 1);
+        off += (size_t)snprintf(buf + off, len - off, "%s%s=%s", a ? ", " : "",
+                                jet_indicators_dim_name((jet_dim)r->dim[a]),
+                                c == r->size[a] ? JET_TOTAL_CODE : r->cat[a][c]);
+    }
+    if (r->ndims == 0)
+        snprintf(buf, len, "the grand total");
+}
+
+/* Builds the table of the rows order[0..n) (all of one indicator and period). `catidx[d]` are
+ * scratch maps from strtab id to category index, all UINT32_MAX on entry and on return. */
+static int build_table(const jet_stats_obs *o, const uint32_t *order, size_t n, release *r,
+                       uint32_t **catidx, uint32_t **used, jet_diag *diag) {
+    size_t nused[JET_DIM__COUNT] = {0};
+    uint32_t *given = NULL;
+    given_total *tot = NULL;
+    size_t ntot = 0;
+    char name[96], where[160];
+    int rc = 0;
+
+    r->ind = o->row[order[0]].ind;
+    r->period = o->row[order[0]].period;
+    for (size_t i = 0; i < n; i++) {
+        const obs_row *row = &o->row[order[i]];
+        for (int d = 0; d < JET_DIM__COUNT; d++) {
+            uint32_t id = row->code[d];
+            if (id != 0 && catidx[d][id] == UINT32_MAX) {
+                catidx[d][id] = 0;
+                used[d][nused[d]++] = id;
+            }
+        }
+    }
+    r->ncells = 1;
+    for (int d = 0; d < JET_DIM__COUNT; d++) {
+        cat_sort cs = {&o->dim[d], (jet_dim)d};
+        unsigned a = r->ndims;
+        if (nused[d] == 0)
+            continue;
+        qsort_r(used[d], nused[d], sizeof *used[d], cmp_cat, &cs);
+        r->dim[a] = (unsigned)d;
+        r->size[a] = (unsigned)nused[d];
+        r->cat[a] = malloc(nused[d] * sizeof *r->cat[a]);
+        if (r->cat[a] == NULL) {
+            rc = JET_ENOMEM;
+            goto out;
+        }
+        for (size_t j = 0; j < nused[d]; j++) {
+            catidx[d][used[d][j]] = (uint32_t)j;
+            r->cat[a][j] = strtab_get(&o->dim[d], used[d][j]);
+        }
+        r->ndims++;
+        if (r->ncells > JET_STATS_MAX_CELLS / (nused[d] + 1)) {
+            rc = jet_diag_fail(diag, JET_ETOOBIG, "%s: the table of %s has more than %u cells",
+                               o->source, rel_name(o, r, name, sizeof name),
+                               (unsigned)JET_STATS_MAX_CELLS);
+            goto out;
+        }
+        r->ncells *= nused[d] + 1;
+    }
+    for (unsigned a = r->ndims; a-- > 0;)
+        r->stride[a] = a + 1 == r->ndims ? 1 : r->stride[a + 1] * (r->size[a + 1] + 1);
+    r->value = calloc(r->ncells, sizeof *r->value);
+    r->status = calloc(r->ncells, sizeof *r->status);
+    given = o->sum_duplicates ? NULL : calloc(r->ncells, sizeof *given);
+    if (r->value == NULL || r->status == NULL || (!o->sum_duplicates && given == NULL)) {
+        rc = JET_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const obs_row *row = &o->row[order[i]];
+        size_t cell = 0;
+        int inner = 1;
+        for (unsigned a = 0; a < r->ndims; a++) {
+            uint32_t id = row->code[r->dim[a]];
+            size_t c = id == 0 ? r->size[a] : catidx[r->dim[a]][id];
+            if (id == 0)
+                inner = 0;
+            cell += c * r->stride[a];
+        }
+        if (o->sum_duplicates) {
+            r->value[cell] += row->value;
+            continue;
+        }
+        if (given[cell] != 0) {
+            cell_desc(r, cell, where, sizeof where);
+            rc = jet_diag_fail(diag, JET_EVALIDATE,
+                               "%s:%u: duplicate observation of %s (%s): first given at line %u",
+                               o->source, (unsigned)row->line, rel_name(o, r, name, sizeof name),
+                               where, (unsigned)given[cell]);
+            goto out;
+        }
+        given[cell] = row->line ? row->line : 1;
+        if (inner) {
+            r->value[cell] = row->value;
+        } else {
+            if (tot == NULL && (tot = malloc(n * sizeof *tot)) == NULL) {
+                rc = JET_ENOMEM;
+                goto out;
+            }
+            tot[ntot].cell = cell;
+            tot[ntot].value = row->value;
+            tot[ntot].line = row->line;
+            ntot++;
+        }
+    }
+    for (unsigned a = 0; a < r->ndims; a++)
+        add_totals(r, a);
+    for (size_t i = 0; i < ntot; i++) {
+        if (r->value[tot[i].cell] != tot[i].value) {
+            cell_desc(r, tot[i].cell, where, sizeof where);
+            rc = jet_diag_fail(diag, JET_EVALIDATE,
+                               "%s:%u: the total of %s (%s) is %lld but its parts add up to %lld",
+                               o->source, (unsigned)tot[i].line,
+                               rel_name(o, r, name, sizeof name), where,
+                               (long long)tot[i].value, (long long)r->value[tot[i].cell]);
+            goto out;
+        }
+    }
+out:
+    for (int d = 0; d < JET_DIM__COUNT; d++)
+        for (size_t j = 0; j < nused[d]; j++)
+            catidx[d][used[d][j]] = UINT32_MAX;
+    free(given);
+    if (tot != NULL) {
+        sodium_memzero(tot, n * sizeof *tot);
+        free(tot);
+    }
+    return rc;
+}
+
+int jet_stats_batch_build(const jet_stats_obs *obs, jet_stats_batch **out, jet_diag *diag) {
+    size_t nind = jet_indicators_count(), nper = obs->period.n, ngroups = nind * nper;
+    size_t *start = NULL;
+    uint32_t *order = NULL;
+    uint32_t *catidx[JET_DIM__COUNT] = {0}, *used[JET_DIM__COUNT] = {0};
+    jet_stats_batch *b = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if (obs->n > UINT32_MAX)
+        return jet_diag_fail(diag, JET_ETOOBIG, "%s: too many observations", obs->source);
+    b = calloc(1, sizeof *b);
+    start = calloc(ngroups + 1, sizeof *start);
+    order = malloc((obs->n ? obs->n : 1) * sizeof *order);
+    if (b == NULL || start == NULL || order == NULL) {
+        rc = JET_ENOMEM;
+        goto fail;
+    }
+    b->obs = obs;
+    for (int d = 0; d < JET_DIM__COUNT; d++) {
+        size_t m = obs->dim[d].n + 1;
+        catidx[d] = malloc(m * sizeof *catidx[d]);
+        used[d] = malloc(m * sizeof *used[d]);
+        if (catidx[d] == NULL || used[d] == NULL) {
+            rc = JET_ENOMEM;
+            goto fail;
+        }
+        memset(catidx[d], 0xff, m * sizeof *catidx[d]);
+    }
+    /* A stable counting sort by (indicator, period): each group is one table. */
+    for (size_t i = 0; i < obs->n; i++)
+        start[(size_t)obs->row[i].ind * nper + obs->row[i].period + 1]++;
+    for (size_t g = 0; g < ngroups; g++) {
+        if (start[g + 1] > 0)
+            b->nrel++;
+        start[g + 1] += start[g];
+    }
+    {
+        size_t *fill = malloc((ngroups ? ngroups : 1) * sizeof *fill);
+        if (fill == NULL) {
+            rc = JET_ENOMEM;
+            goto fail;
+        }
+        memcpy(fill, start, ngroups * sizeof *fill);
+        for (size_t i = 0; i < obs->n; i++)
+            order[fill[(size_t)obs->row[i].ind * nper + obs->row[i].period]++] = (uint32_t)i;
+        free(fill);
+    }
+    b->rel = calloc(b->nrel ? b->nrel : 1, sizeof *b->rel);
+    if (b->rel == NULL) {
+        rc = JET_ENOMEM;
+        goto fail;
+    }
+    for (size_t g = 0, k = 0; g < ngroups; g++) {
+        size_t n = start[g + 1] - start[g];
+        if (n == 0)
+            continue;
+        rc = build_table(obs, order + start[g], n, &b->rel[k++], catidx, used, diag);
+        if (rc != 0) {
+            if (rc == JET_ENOMEM)
+                jet_diag_fail(diag, rc, "%s: out of memory", obs->source);
+            goto fail;
+        }
+    }
+    *out = b;
+    b = NULL;
+fail:
+    if (rc == JET_ENOMEM && diag != NULL && diag->msg[0] == '\0')
+        jet_diag_fail(diag, rc, "%s: out of memory", obs->source);
+    for (int d = 0; d < JET_DIM__COUNT; d++) {
+        free(catidx[d]);
+        free(used[d]);
+    }
+    free(start);
+    free(order);
+    jet_stats_batch_free(b);
+    return rc;
+}
+
+/* ---- protection and audit ------------------------------------------------------------------ */
+
+static void to_sdc(release *r, jet_sdc_table *t) {
+    memset(t, 0, sizeof *t);
+    t->ndims = r->ndims;
+    for (unsigned a = 0; a < r->ndims; a++)
+        t->size[a] = r->size[a];
+    t->ncells = r->ncells;
+    t->value = r->value;
+    t->status = r->status;
+}
+
+/* Prefixes diag's message with the release it is about. */
+static int release_fail(const jet_stats_batch *b, const release *r, int rc, jet_diag *diag,
+                        const char *what) {
+    char name[96], msg[sizeof diag->msg];
+    if (diag == NULL)
+        return rc;
+    snprintf(msg, sizeof msg, "%s", diag->msg[0] ? diag->msg : jet_strerror(rc));
+    return jet_diag_fail(diag, rc, "%s: %s %s: %s", b->obs->source, what,
+                         rel_name(b->obs, r, name, sizeof name), msg);
+}
+
+int jet_stats_batch_protect(jet_stats_batch *b, const jet_sdc_options *opt, jet_diag *diag) {
+    b->k = opt->k;
+    b->protected_ok = 0;
+    for (size_t i = 0; i < b->nrel; i++) {
+        release *r = &b->rel[i];
+        jet_sdc_table t;
+        int rc;
+        to_sdc(r, &t);
+        memset(r->status, 0, r->ncells);
+        jet_diag_clear(diag);
+        rc = jet_sdc_protect(&t, opt, &r->rep, diag);
+        if (rc != 0)
+            return release_fail(b, r, rc, diag, "cannot protect");
+    }
+    return 0;
+}
+
+int jet_stats_batch_audit(jet_stats_batch *b, const jet_sdc_options *opt, jet_diag *diag) {
+    for (size_t i = 0; i < b->nrel; i++) {
+        release *r = &b->rel[i];
+        jet_sdc_table t;
+        int rc;
+        to_sdc(r, &t);
+        jet_diag_clear(diag);
+        rc = jet_sdc_audit(&t, opt, diag);
+        if (rc != 0)
+            return release_fail(b, r, rc == JET_EDISCLOSURE ? rc : JET_EDISCLOSURE, diag,
+                                "the disclosure audit refused");
+    }
+    b->protected_ok = opt->k == b->k;
+    return b->protected_ok ? 0 : JET_EINVAL;
+}
+
+void jet_stats_batch_summary(const jet_stats_batch *b, jet_stats_summary *s) {
+    memset(s, 0, sizeof *s);
+    s->releases = b->nrel;
+    s->observations = b->obs->n;
+    for (size_t i = 0; i < b->nrel; i++) {
+        const release *r = &b->rel[i];
+        s->cells += r->ncells;
+        for (size_t c = 0; c < r->ncells; c++) {
+            if (r->status[c] != JET_SDC_PUBLISHED)
+                s->suppressed++;
+            if (r->status[c] == JET_SDC_PRIMARY)
+                s->primary++;
+        }
+        s->suppressed_mass += r->rep.suppressed_mass;
+        s->total_mass += r->value[r->ncells - 1];
+        s->records += (r->ncells + JET_STATS_CHUNK_CELLS - 1) / JET_STATS_CHUNK_CELLS;
+    }
+}
+
+/* ---- chunk encoding ------------------------------------------------------------------------ */
+
+int jet_stats_chunk_encode(const jet_stats_chunk_spec *spec, uint8_t **out, size_t *len) {
+    Jet__StatsChunk m = JET__STATS_CHUNK__INIT;
+    Jet__StatsDim dims[JET_SDC_MAX_DIMS], *dimp[JET_SDC_MAX_DIMS];
+    int64_t *val = NULL;
+    uint8_t *st = NULL, *buf = NULL;
+    size_t catbytes = 0, size;
+    int rc = 0;
+
+    *out = NULL;
+    *len = 0;
+    if (spec->ndims > JET_SDC_MAX_DIMS || spec->len > JET_STATS_CHUNK_CELLS)
+        return JET_ETOOBIG;
+    val = malloc((spec->len ? spec->len : 1) * sizeof *val);
+    st = malloc(spec->len ? spec->len : 1);
+    if (val == NULL || st == NULL) {
+        rc = JET_ENOMEM;
+        goto out;
+    }
+    /* A suppressed cell's true value never leaves this function. */
+    for (size_t i = 0; i < spec->len; i++) {
+        int supp = spec->status[i] != JET_SDC_PUBLISHED;
+        st[i] = (uint8_t)supp;
+        val[i] = supp ? 0 : spec->value[i];
+    }
+    m.region = (char *)spec->region;
+    m.indicator = (char *)spec->indicator;
+    m.period = (char *)spec->period;
+    m.version = spec->version;
+    m.chunk_index = spec->chunk_index;
+    m.chunk_count = spec->chunk_count;
+    m.import_time = spec->import_time;
+    m.k = spec->k;
+    m.ncells = spec->ncells;
+    m.first_cell = spec->first_cell;
+    if (spec->chunk_index == 0) {
+        for (unsigned a = 0; a < spec->ndims; a++) {
+            jet__stats_dim__init(&dims[a]);
+            dims[a].dim = spec->dim[a];
+            dims[a].n_category = spec->size[a];
+            dims[a].category = (char **)spec->category[a];
+            for (unsigned c = 0; c < spec->size[a]; c++)
+                catbytes += strlen(spec->category[a][c]) + 2;
+            dimp[a] = &dims[a];
+        }
+        m.n_dims = spec->ndims;
+        m.dims = dimp;
+        if (catbytes > JET_STATS_MAX_CATEGORY_BYTES) {
+            rc = JET_ETOOBIG;
+            goto out;
+        }
+    }
+    m.n_value = spec->len;
+    m.value = val;
+    m.status.len = spec->len;
+    m.status.data = st;
+    size = jet__stats_chunk__get_packed_size(&m);
+    if (size > JET_RECORD_MAX_PAYLOAD) {
+        rc = JET_ETOOBIG;
+        goto out;
+    }
+    buf = malloc(size ? size : 1);
+    if (buf == NULL) {
+        rc = JET_ENOMEM;
+        goto out;
+    }
+    jet__stats_chunk__pack(&m, buf);
+    *out = buf;
+    *len = size;
+out:
+    if (val != NULL) {
+        sodium_memzero(val, (spec->len ? spec->len : 1) * sizeof *val);
+        free(val);
+    }
+    free(st);
+    return rc;
+}
+
+/* ---- the view: keys and headers ------------------------------------------------------------ */
+
+enum {
+    REL_KEY_MAX = 3 * (JET_CODE_MAX + 1),
+    HDR_LEN = 32 + 8 + 8 + 4 + 4 + 8 + 8, /* origin version time k nchunks ncells suppressed */
+    PART_FIXED = 8 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8, /* version time k count seen pad ncells
+                                                       suppressed next_cell */
+    REF_LEN = 16,                                   /* epoch seq */
+};
+
+typedef struct rel_header {
+    uint8_t origin[32];
+    uint64_t version;
+    int64_t import_time;
+    uint32_t k;
+    uint32_t nchunks;
+    uint64_t ncells;
+    uint64_t suppressed;
+} rel_header;
+
+/* "region\0indicator\0period\0": the key of a (region, indicator, period) in JET_DB_STATS. */
+static size_t rel_key(uint8_t *key, const char *region, const char *indicator, const char *period) {
+    size_t off = 0;
+    const char *parts[3] = {region, indicator, period};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        memcpy(key + off, parts[i], n + 1);
+        off += n + 1;
+    }
+    return off;
+}
+
+static void header_put(uint8_t *p, const rel_header *h) {
+    memcpy(p, h->origin, 32);
+    jet_put_be64(p + 32, h->version);
+    jet_put_be64(p + 40, (uint64_t)h->import_time);
+    jet_put_be32(p + 48, h->k);
+    jet_put_be32(p + 52, h->nchunks);
+    jet_put_be64(p + 56, h->ncells);
+    jet_put_be64(p + 64, h->suppressed);
+}
+
+static void header_get(const uint8_t *p, rel_header *h) {
+    memcpy(h->origin, p, 32);
+    h->version = jet_get_be64(p + 32);
+    h->import_time = (int64_t)jet_get_be64(p + 40);
+    h->k = jet_get_be32(p + 48);
+    h->nchunks = jet_get_be32(p + 52);
+    h->ncells = jet_get_be64(p + 56);
+    h->suppressed = jet_get_be64(p + 64);
+}
+
+/* 1 when release a is newer than b: by version, then import time, then origin, so that every
+ * node picks the same winner whatever order the records arrive in. */
+static int header_newer(const rel_header *a, const rel_header *b) {
+    if (a->version != b->version)
+        return a->version > b->version;
+    if (a->import_time != b->import_time)
+        return a->import_time > b->import_time;
+    return memcmp(a->origin, b->origin, 32) > 0;
+}
+
+static int valid_text(const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == '/'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Checks what a chunk claims about itself and its table. */
+static int chunk_valid(const Jet__StatsChunk *m) {
+    if (!valid_text(m->region, JET_CODE_MAX) || !valid_text(m->indicator, JET_CODE_MAX) ||
+        jet_indicators_check_period(m->period, strlen(m->period)) != 0)
+        return 0;
+    if (m->version == 0 || m->chunk_count == 0 || m->chunk_index >= m->chunk_count ||
+        m->ncells == 0 || m->ncells > JET_STATS_MAX_CELLS || m->status.len != m->n_value ||
+        m->first_cell > m->ncells || m->n_value > m->ncells - m->first_cell)
+        return 0;
+    for (size_t i = 0; i < m->status.len; i++)
+        if (m->status.data[i] > 1)
+            return 0;
+    if (m->chunk_index != 0)
+        return m->n_dims == 0;
+    if (m->n_dims > JET_SDC_MAX_DIMS || m->first_cell != 0)
+        return 0;
+    uint64_t cells = 1;
+    for (size_t a = 0; a < m->n_dims; a++) {
+        const Jet__StatsDim *d = m->dims[a];
+        if (d->dim >= JET_DIM__COUNT || (a > 0 && d->dim <= m->dims[a - 1]->dim) ||
+            d->n_category == 0 || d->n_category >= JET_STATS_MAX_CELLS)
+            return 0;
+        for (size_t c = 0; c < d->n_category; c++)
+            if (strcmp(d->category[c], JET_TOTAL_CODE) == 0 ||
+                jet_indicators_check_code((jet_dim)d->dim, d->category[c],
+                                          strlen(d->category[c])) != 0)
+                return 0;
+        cells *= d->n_category + 1;
+        if (cells > JET_STATS_MAX_CELLS)
+            return 0;
+    }
+    return cells == m->ncells;
+}
+
+/* Makes a complete release current unless the one held is newer. */
+static int release_complete(jet_txn *txn, const uint8_t *key, size_t klen, const rel_header *h,
+                            const uint8_t *refs) {
+    const void *val;
+    size_t vlen;
+    uint8_t hdr[HDR_LEN], ckey[REL_KEY_MAX + 4];
+    int rc = jet_txn_get(txn, JET_DB_STATS, key, klen, &val, &vlen);
+    if (rc == 0 && vlen == HDR_LEN) {
+        rel_header cur;
+        header_get(val, &cur);
+        if (!header_newer(h, &cur))
+            return 0;
+    } else if (rc != 0 && rc != JET_ENOTFOUND) {
+        return rc;
+    }
+    rc = jet_txn_del_prefix(txn, JET_DB_STATS_CELLS, key, klen);
+    if (rc != 0 && rc != JET_ENOTFOUND)
+        return rc;
+    memcpy(ckey, key, klen);
+    for (uint32_t i = 0; i < h->nchunks; i++) {
+        jet_put_be32(ckey + klen, i);
+        rc = jet_txn_put(txn, JET_DB_STATS_CELLS, ckey, klen + 4, refs + (size_t)i * REF_LEN,
+                         REF_LEN);
+        if (rc != 0)
+            return rc;
+    }
+    header_put(hdr, h);
+    return jet_txn_put(txn, JET_DB_STATS, key, klen, hdr, HDR_LEN);
+}
+
+/* Applies one chunk. A release of several chunks is kept in JET_DB_STATS_AUX until its last
+ * chunk arrives; chunks of one origin arrive in log order, so chunk i must follow chunk i-1. */
+static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChunk *m) {
+    uint8_t key[REL_KEY_MAX], akey[1 + 32 + REL_KEY_MAX];
+    uint8_t *part = NULL;
+    size_t klen = rel_key(key, m->region, m->indicator, m->period), alen = 1 + 32 + klen;
+    uint64_t supp = 0;
+    rel_header h;
+    int rc;
+
+    for (size_t i = 0; i < m->status.len; i++)
+        supp += m->status.data[i];
+    memset(&h, 0, sizeof h);
+    memcpy(h.origin, rec->origin, 32);
+    h.version = m->version;
+    h.import_time = m->import_time;
+    h.k = m->k;
+    h.nchunks = m->chunk_count;
+    h.ncells = m->ncells;
+    h.suppressed = supp;
+    if (m->chunk_count == 1) {
+        uint8_t ref[REF_LEN];
+        if (m->n_value != m->ncells)
+            return JET_EDECODE;
+        jet_put_be64(ref, rec->epoch);
+        jet_put_be64(ref + 8, rec->seq);
+        return release_complete(txn, key, klen, &h, ref);
+    }
+    akey[0] = 'P';
+    memcpy(akey + 1, rec->origin, 32);
+    memcpy(akey + 33, key, klen);
+    size_t plen = PART_FIXED + (size_t)m->chunk_count * REF_LEN;
+    part = calloc(1, plen);
+    if (part == NULL)
+        return JET_ENOMEM;
+    if (m->chunk_index == 0) {
+        jet_put_be64(part, m->version);
+        jet_put_be64(part + 8, (uint64_t)m->import_time);
+        jet_put_be32(part + 16, m->k);
+        jet_put_be32(part + 20, m->chunk_count);
+        jet_put_be32(part + 24, 0);
+        jet_put_be64(part + 32, m->ncells);
+        jet_put_be64(part + 40, 0);
+        jet_put_be64(part + 48, 0);
+    } else {
+        const void *val;
+        size_t vlen;
+        rc = jet_txn_get(txn, JET_DB_STATS_AUX, akey, alen, &val, &vlen);
+        if (rc == JET_ENOTFOUND || (rc == 0 && vlen != plen)) {
+            rc = JET_EDECODE;
+            goto out;
+        }
+        if (rc != 0)
+            goto out;
+        memcpy(part, val, plen);
+        if (jet_get_be64(part) != m->version || jet_get_be32(part + 20) != m->chunk_count ||
+            jet_get_be32(part + 24) != m->chunk_index || jet_get_be64(part + 32) != m->ncells ||
+            jet_get_be32(part + 16) != m->k ||
+            (int64_t)jet_get_be64(part + 8) != m->import_time) {
+            rc = JET_EDECODE;
+            goto out;
+        }
+    }
+    if (jet_get_be64(part + 48) != m->first_cell) {
+        rc = JET_EDECODE;
+        goto out;
+    }
+    uint8_t *ref = part + PART_FIXED + (size_t)m->chunk_index * REF_LEN;
+    jet_put_be64(ref, rec->epoch);
+    jet_put_be64(ref + 8, rec->seq);
+    jet_put_be32(part + 24, m->chunk_index + 1);
+    jet_put_be64(part + 40, jet_get_be64(part + 40) + supp);
+    jet_put_be64(part + 48, m->first_cell + m->n_value);
+    if (m->chunk_index + 1 < m->chunk_count) {
+        rc = jet_txn_put(txn, JET_DB_STATS_AUX, akey, alen, part, plen);
+        goto out;
+    }
+    if (jet_get_be64(part + 48) != m->ncells) {
+        rc = JET_EDECODE;
+        goto out;
+    }
+    h.suppressed = jet_get_be64(part + 40);
+    rc = jet_txn_del(txn, JET_DB_STATS_AUX, akey, alen);
+    if (rc != 0 && rc != JET_ENOTFOUND)
+        goto out;
+    rc = release_complete(txn, key, klen, &h, part + PART_FIXED);
+out:
+    free(part);
+    return rc;
+}
+
+int jet_stats_apply(jet_txn *txn, const jet_record *rec) {
+    Jet__StatsChunk *m;
+    int rc;
+    /* The lead's cross-region figures (JET_STREAM_FIGURES) are not part of this view: a
+     * region's `stats show` lists only releases of the stats stream. */
+    if (rec->stream != JET_STREAM_STATS || rec->kind != JET_STATS_KIND_CHUNK)
+        return 0;
+    m = jet__stats_chunk__unpack(NULL, rec->payload_len, rec->payload);
+    if (m == NULL)
+        return JET_EDECODE;
+    rc = chunk_valid(m) ? apply_chunk(txn, rec, m) : JET_EDECODE;
+    jet__stats_chunk__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- the import transaction ---------------------------------------------------------------- */
+
+typedef struct store_ctx {
+    jet_stats_batch *b;
+    const uint8_t *sk;
+    const char *region;
+    int64_t import_time;
+    unsigned k;
+    jet_diag *diag;
+} store_ctx;
+
+static int store_release(jet_txn *txn, store_ctx *s, const release *r) {
+    const jet_stats_obs *o = s->b->obs;
+    const char *ind = jet_indicators_at(r->ind)->code;
+    const char *period = strtab_get(&o->period, r->period + 1u);
+    uint8_t key[REL_KEY_MAX];
+    size_t klen = rel_key(key, s->region, ind, period);
+    uint64_t version = 1;
+    const void *val;
+    size_t vlen;
+    int rc = jet_txn_get(txn, JET_DB_STATS, key, klen, &val, &vlen);
+    if (rc == 0 && vlen == HDR_LEN) {
+        rel_header cur;
+        header_get(val, &cur);
+        version = cur.version + 1;
+    } else if (rc != 0 && rc != JET_ENOTFOUND) {
+        return rc;
+    }
+    size_t nchunks = (r->ncells + JET_STATS_CHUNK_CELLS - 1) / JET_STATS_CHUNK_CELLS;
+    for (size_t c = 0; c < nchunks; c++) {
+        jet_stats_chunk_spec spec;
+        uint8_t *payload = NULL;
+        size_t plen = 0;
+        memset(&spec, 0, sizeof spec);
+        spec.region = s->region;
+        spec.indicator = ind;
+        spec.period = period;
+        spec.version = version;
+        spec.chunk_index = (uint32_t)c;
+        spec.chunk_count = (uint32_t)nchunks;
+        spec.import_time = s->import_time;
+        spec.k = s->k;
+        spec.ndims = r->ndims;
+        for (unsigned a = 0; a < r->ndims; a++) {
+            spec.dim[a] = r->dim[a];
+            spec.size[a] = r->size[a];
+            spec.category[a] = r->cat[a];
+        }
+        spec.ncells = r->ncells;
+        spec.first_cell = c * JET_STATS_CHUNK_CELLS;
+        spec.len = r->ncells - spec.first_cell < JET_STATS_CHUNK_CELLS
+                       ? r->ncells - spec.first_cell
+                       : JET_STATS_CHUNK_CELLS;
+        spec.value = r->value + spec.first_cell;
+        spec.status = r->status + spec.first_cell;
+        rc = jet_stats_chunk_encode(&spec, &payload, &plen);
+        if (rc != 0) {
+            char name[96];
+            return jet_diag_fail(s->diag, rc, "%s: %s: %s", o->source,
+                                 rel_name(o, r, name, sizeof name),
+                                 rc == JET_ETOOBIG ? "too many category names in one table"
+                                                   : jet_strerror(rc));
+        }
+        rc = jet_record_append(txn, s->sk, JET_STREAM_STATS, JET_STATS_KIND_CHUNK, payload, plen,
+                               NULL);
+        free(payload);
+        if (rc != 0)
+            return jet_diag_fail(s->diag, rc, "storing the release: %s", jet_strerror(rc));
+    }
+    return 0;
+}
+
+static int store_fn(jet_txn *txn, void *ctx) {
+    store_ctx *s = ctx;
+    for (size_t i = 0; i < s->b->nrel; i++) {
+        int rc = store_release(txn, s, &s->b->rel[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int jet_stats_batch_store(jet_stats_batch *b, jet_store *store, const uint8_t sk[64],
+                          const char *region, int64_t import_time, jet_diag *diag) {
+    store_ctx s = {b, sk, region, import_time, b->k, diag};
+    int rc;
+    if (!valid_text(region, JET_CODE_MAX))
+        return jet_diag_fail(diag, JET_EINVAL, "the node's region code is not valid");
+    if (!b->protected_ok)
+        return jet_diag_fail(diag, JET_EDISCLOSURE, "the releases have not passed the audit");
+    rc = jet_store_write(store, store_fn, &s);
+    if (rc != 0 && diag != NULL && diag->msg[0] == '\0')
+        jet_diag_fail(diag, rc, "storing the releases: %s", jet_strerror(rc));
+    return rc;
+}
+
+/* ---- reading the view ---------------------------------------------------------------------- */
+
+typedef struct vrel {
+    jet_stats_release info;
+    int ind; /* catalogue index */
+    long pstart;
+    unsigned ndims;
+    unsigned dim[JET_SDC_MAX_DIMS];
+    unsigned size[JET_SDC_MAX_DIMS];
+    size_t stride[JET_SDC_MAX_DIMS];
+    char **cat[JET_SDC_MAX_DIMS];
+    int64_t *value;
+    uint8_t *status;
+} vrel;
+
+typedef struct vrow {
+    uint32_t rel;
+    uint16_t ind;
+    uint8_t supp;
+    size_t cell;
+    double value;
+} vrow;
+
+struct jet_stats_view {
+    vrel *rel;
+    size_t nrel, relcap;
+    vrow *row;
+    size_t nrow, rowcap;
+    jet_diag *diag;
+    const jet_stats_filter *filter;
+    int want[64]; /* catalogue indexes whose releases are read */
+};
+
+static void vrel_fini(vrel *r) {
+    for (unsigned a = 0; a < r->ndims; a++) {
+        for (unsigned c = 0; c < r->size[a]; c++)
+            free(r->cat[a][c]);
+        free(r->cat[a]);
+    }
+    free(r->value);
+    free(r->status);
+}
+
+void jet_stats_view_free(jet_stats_view *v) {
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < v->nrel; i++)
+        vrel_fini(&v->rel[i]);
+    free(v->rel);
+    free(v->row);
+    free(v);
+}
+
+typedef struct read_ctx {
+    jet_stats_view *v;
+    jet_txn *txn;
+    vrel *cur;
+    size_t key_len;
+    int rc;
+} read_ctx;
+
+/* Loads one chunk record into the release being read. */
+static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
+    vrel *r = c->cur;
+    jet_record rec;
+    Jet__StatsChunk *m;
+    int rc = jet_log_get(c->txn, JET_STREAM_STATS, r->info.origin, jet_get_be64(ref),
+                         jet_get_be64(ref + 8), &rec);
+    if (rc != 0)
+        return JET_ECORRUPT;
+    m = jet__stats_chunk__unpack(NULL, rec.payload_len, rec.payload);
+    if (m == NULL)
+        return JET_ECORRUPT;
+    if (!chunk_valid(m) || m->chunk_index != index || m->ncells != r->info.ncells ||
+        m->version != r->info.version) {
+        rc = JET_ECORRUPT;
+        goto out;
+    }
+    if (index == 0) {
+        r->ndims = (unsigned)m->n_dims;
+        for (unsigned a = 0; a < r->ndims; a++) {
+            r->dim[a] = m->dims[a]->dim;
+            r->size[a] = (unsigned)m->dims[a]->n_category;
+            r->cat[a] = calloc(r->size[a], sizeof *r->cat[a]);
+            if (r->cat[a] == NULL) {
+                r->size[a] = 0;
+                rc = JET_ENOMEM;
+                goto out;
+            }
+            for (unsigned k = 0; k < r->size[a]; k++)
+                if ((r->cat[a][k] = strdup(m->dims[a]->category[k])) == NULL) {
+                    rc = JET_ENOMEM;
+                    goto out;
+                }
+        }
+        for (unsigned a = r->ndims; a-- > 0;)
+            r->stride[a] = a + 1 == r->ndims ? 1 : r->stride[a + 1] * (r->size[a + 1] + 1);
+    }
+    memcpy(r->value + m->first_cell, m->value, m->n_value * sizeof *m->value);
+    memcpy(r->status + m->first_cell, m->status.data, m->n_value);
+out:
+    jet__stats_chunk__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int read_ref(const void *key, size_t klen, const void *val, size_t vlen, void *ctx) {
+    read_ctx *c = ctx;
+    if (klen != c->key_len + 4 || vlen != REF_LEN)
+        return JET_ECORRUPT;
+    return load_chunk(c, val, jet_get_be32((const uint8_t *)key + c->key_len));
+}
+
+static int read_release(const void *key, size_t klen, const void *val, size_t vlen, void *ctx) {
+    read_ctx *c = ctx;
+    jet_stats_view *v = c->v;
+    const char *parts[3];
+    const char *k = key;
+    size_t off = 0;
+    rel_header h;
+    vrel *r;
+    int rc;
+
+    if (vlen != HDR_LEN || klen > REL_KEY_MAX || ((const char *)key)[klen - 1] != '\0')
+        return JET_ECORRUPT;
+    for (int i = 0; i < 3; i++) {
+        if (off >= klen)
+            return JET_ECORRUPT;
+        parts[i] = k + off;
+        off += strlen(k + off) + 1;
+    }
+    if (off != klen || strlen(parts[0]) > JET_CODE_MAX || strlen(parts[1]) > JET_CODE_MAX ||
+        strlen(parts[2]) > JET_PERIOD_MAX)
+        return JET_ECORRUPT;
+    int ind = jet_indicators_index(parts[1]);
+    if (ind < 0 || !v->want[ind])
+        return 0; /* an indicator this build does not know, or not asked for */
+    if (v->filter != NULL && v->filter->region != NULL && strcmp(v->filter->region, parts[0]) != 0)
+        return 0;
+    if (v->filter != NULL && v->filter->period != NULL && strcmp(v->filter->period, parts[2]) != 0)
+        return 0;
+    header_get(val, &h);
+    if (h.ncells == 0 || h.ncells > JET_STATS_MAX_CELLS || h.nchunks == 0)
+        return JET_ECORRUPT;
+    if (v->nrel == v->relcap) {
+        size_t ncap = v->relcap ? v->relcap * 2 : 16;
+        vrel *nr = realloc(v->rel, ncap * sizeof *nr);
+        if (nr == NULL)
+            return JET_ENOMEM;
+        v->rel = nr;
+        v->relcap = ncap;
+    }
+    r = &v->rel[v->nrel];
+    memset(r, 0, sizeof *r);
+    snprintf(r->info.region, sizeof r->info.region, "%s", parts[0]);
+    snprintf(r->info.indicator, sizeof r->info.indicator, "%s", parts[1]);
+    snprintf(r->info.period, sizeof r->info.period, "%s", parts[2]);
+    r->info.version = h.version;
+    r->info.import_time = h.import_time;
+    memcpy(r->info.origin, h.origin, 32);
+    r->info.k = h.k;
+    r->info.ncells = h.ncells;
+    r->info.suppressed = h.suppressed;
+    r->ind = ind;
+    r->pstart = jet_indicators_period_start(parts[2]);
+    r->value = calloc(h.ncells, sizeof *r->value);
+    r->status = calloc(h.ncells, 1);
+    v->nrel++;
+    if (r->value == NULL || r->status == NULL)
+        return JET_ENOMEM;
+    c->cur = r;
+    c->key_len = klen;
+    rc = jet_txn_scan(c->txn, JET_DB_STATS_CELLS, key, klen, NULL, 0, read_ref, c);
+    if (rc != 0)
+        return rc;
+    uint64_t cells = 1;
+    for (unsigned a = 0; a < r->ndims; a++)
+        cells *= r->size[a] + 1;
+    if (cells != h.ncells)
+        return JET_ECORRUPT;
+    return 0;
+}
+
+static int read_fn(jet_txn *txn, void *ctx) {
+    read_ctx *c = ctx;
+    uint8_t prefix[JET_CODE_MAX + 2];
+    size_t plen = 0;
+    c->txn = txn;
+    if (c->v->filter != NULL && c->v->filter->region != NULL &&
+        strlen(c->v->filter->region) <= JET_CODE_MAX) {
+        plen = strlen(c->v->filter->region) + 1;
+        memcpy(prefix, c->v->filter->region, plen);
+    }
+    return jet_txn_scan(txn, JET_DB_STATS, prefix, plen, NULL, 0, read_release, c);
+}
+
+static int cmp_vrel(const void *a, const void *b) {
+    const vrel *x = a, *y = b;
+    int c = strcmp(x->info.region, y->info.region);
+    if (c != 0)
+        return c;
+    if (x->ind != y->ind)
+        return x->ind < y->ind ? -1 : 1;
+    if (x->pstart != y->pstart)
+        return x->pstart < y->pstart ? -1 : 1;
+    return strcmp(x->info.period, y->info.period);
+}
+
+static int push_row(jet_stats_view *v, uint32_t rel, int ind, size_t cell, double value, int supp) {
+    if (v->nrow == v->rowcap) {
+        size_t ncap = v->rowcap ? v->rowcap * 2 : 1024;
+        vrow *nr = realloc(v->row, ncap * sizeof *nr);
+        if (nr == NULL)
+            return JET_ENOMEM;
+        v->row = nr;
+        v->rowcap = ncap;
+    }
+    v->row[v->nrow].rel = rel;
+    v->row[v->nrow].ind = (uint16_t)ind;
+    v->row[v->nrow].supp = (uint8_t)supp;
+    v->row[v->nrow].cell = cell;
+    v->row[v->nrow].value = value;
+    v->nrow++;
+    return 0;
+}
+
+/* The code of logical dimension d of a cell of r. */
+static const char *cell_code(const vrel *r, size_t cell, unsigned d) {
+    for (unsigned a = 0; a < r->ndims; a++) {
+        if (r->dim[a] != d)
+            continue;
+        size_t c = (cell / r->stride[a]) % (r->size[a] + 1);
+        return c == r->size[a] ? JET_TOTAL_CODE : r->cat[a][c];
+    }
+    return JET_TOTAL_CODE;
+}
+
+/* Derives the rate `ind` from numerator release n and denominator release d. Cells of n whose
+ * breakdown d does not have are left out. */
+static int derive_rate(jet_stats_view *v, uint32_t ni, const vrel *d, int ind, unsigned k_min) {
+    const vrel *n = &v->rel[ni];
+    size_t *map[JET_SDC_MAX_DIMS] = {0};
+    size_t dpos[JET_DIM__COUNT];
+    unsigned k = k_min;
+    int rc = 0;
+    if (n->info.k > k)
+        k = n->info.k;
+    if (d->info.k > k)
+        k = d->info.k;
+    /* For each dimension of n: category index -> offset in d (SIZE_MAX: d lacks it). */
+    for (unsigned dd = 0; dd < JET_DIM__COUNT; dd++)
+        dpos[dd] = SIZE_MAX;
+    for (unsigned b = 0; b < d->ndims; b++)
+        dpos[d->dim[b]] = b;
+    for (unsigned a = 0; a < n->ndims; a++) {
+        map[a] = malloc((n->size[a] + 1) * sizeof *map[a]);
+        if (map[a] == NULL) {
+            rc = JET_ENOMEM;
+            goto out;
+        }
+        size_t b = dpos[n->dim[a]];
+        for (unsigned c = 0; c <= n->size[a]; c++) {
+            if (b == SIZE_MAX) {
+                map[a][c] = c == n->size[a] ? 0 : SIZE_MAX;
+                continue;
+            }
+            map[a][c] = SIZE_MAX;
+            if (c == n->size[a]) {
+                map[a][c] = d->size[b] * d->stride[b];
+                continue;
+            }
+            for (unsigned e = 0; e < d->size[b]; e++)
+                if (strcmp(d->cat[b][e], n->cat[a][c]) == 0)
+                    map[a][c] = e * d->stride[b];
+        }
+    }
+    /* Dimensions d has and n lacks are taken at their total. */
+    size_t dbase = 0;
+    for (unsigned b = 0; b < d->ndims; b++) {
+        int in_n = 0;
+        for (unsigned a = 0; a < n->ndims; a++)
+            in_n |= n->dim[a] == d->dim[b];
+        if (!in_n)
+            dbase += d->size[b] * d->stride[b];
+    }
+    for (size_t cell = 0; cell < n->info.ncells; cell++) {
+        size_t dc = dbase;
+        int ok = 1;
+        for (unsigned a = 0; a < n->ndims && ok; a++) {
+            size_t c = (cell / n->stride[a]) % (n->size[a] + 1);
+            if (map[a][c] == SIZE_MAX)
+                ok = 0;
+            else
+                dc += map[a][c];
+        }
+        if (!ok)
+            continue;
+        int64_t num = n->value[cell], den = d->value[dc];
+        int supp = n->status[cell] || d->status[dc] || den < 2 * (int64_t)k ||
+                   (num >= 1 && num <= (int64_t)k - 1) ||
+                   (den - num >= 1 && den - num <= (int64_t)k - 1);
+        double val = supp ? 0.0 : round((double)num * 1000.0 / (double)den) / 10.0;
+        rc = push_row(v, ni, ind, cell, val, supp);
+        if (rc != 0)
+            goto out;
+    }
+out:
+    for (unsigned a = 0; a < n->ndims; a++)
+        free(map[a]);
+    return rc;
+}
+
+static int build_rows(jet_stats_view *v, unsigned k_min) {
+    size_t ncat = jet_indicators_count();
+    const char *want = v->filter != NULL ? v->filter->indicator : NULL;
+    for (size_t i = 0; i < v->nrel;) {
+        size_t end = i;
+        while (end < v->nrel && strcmp(v->rel[end].info.region, v->rel[i].info.region) == 0)
+            end++;
+        for (size_t ci = 0; ci < ncat; ci++) {
+            const jet_indicator *def = jet_indicators_at(ci);
+            if (want != NULL && strcmp(want, def->code) != 0)
+                continue;
+            if (def->kind == JET_INDICATOR_COUNT) {
+                for (size_t r = i; r < end; r++) {
+                    const vrel *rel = &v->rel[r];
+                    if ((size_t)rel->ind != ci)
+                        continue;
+                    for (size_t cell = 0; cell < rel->info.ncells; cell++) {
+                        int rc = push_row(v, (uint32_t)r, (int)ci, cell, (double)rel->value[cell],
+                                          rel->status[cell] != 0);
+                        if (rc != 0)
+                            return rc;
+                    }
+                }
+                continue;
+            }
+            int ni = jet_indicators_index(def->numerator), di = jet_indicators_index(def->denominator);
+            for (size_t r = i; r < end; r++) {
+                if (v->rel[r].ind != ni)
+                    continue;
+                for (size_t q = i; q < end; q++) {
+                    if (v->rel[q].ind == di && strcmp(v->rel[q].info.period, v->rel[r].info.period) == 0) {
+                        int rc = derive_rate(v, (uint32_t)r, &v->rel[q], (int)ci, k_min);
+                        if (rc != 0)
+                            return rc;
+                    }
+                }
+            }
+        }
+        i = end;
+    }
+    return 0;
+}
+
+int jet_stats_view_open(jet_store *store, const jet_stats_filter *filter, unsigned k_min,
+                        jet_stats_view **out, jet_diag *diag) {
+    jet_stats_view *v = calloc(1, sizeof *v);
+    read_ctx c;
+    size_t ncat = jet_indicators_count();
+    int rc;
+
+    *out = NULL;
+    if (v == NULL)
+        return jet_diag_fail(diag, JET_ENOMEM, "out of memory");
+    v->diag = diag;
+    v->filter = filter;
+    for (size_t i = 0; i < ncat && i < 64; i++) {
+        const jet_indicator *def = jet_indicators_at(i);
+        const char *want = filter != NULL ? filter->indicator : NULL;
+        if (def->kind != JET_INDICATOR_COUNT)
+            continue;
+        v->want[i] = want == NULL || strcmp(want, def->code) == 0;
+        if (want != NULL && !v->want[i]) {
+            const jet_indicator *rate = jet_indicators_find(want);
+            if (rate != NULL && rate->kind == JET_INDICATOR_RATE &&
+                (strcmp(rate->numerator, def->code) == 0 || strcmp(rate->denominator, def->code) == 0))
+                v->want[i] = 1;
+        }
+    }
+    memset(&c, 0, sizeof c);
+    c.v = v;
+    rc = jet_store_read(store, read_fn, &c);
+    if (rc == 0) {
+        qsort(v->rel, v->nrel, sizeof *v->rel, cmp_vrel);
+        rc = build_rows(v, k_min);
+    }
+    v->filter = NULL;
+    v->diag = NULL;
+    if (rc != 0) {
+        jet_stats_view_free(v);
+        return jet_diag_fail(diag, rc, "reading the statistics: %s",
+                             rc == JET_ECORRUPT ? "a release in the store cannot be decoded"
+                                                : jet_strerror(rc));
+    }
+    *out = v;
+    return 0;
+}
+
+size_t jet_stats_view_rows(const jet_stats_view *v) {
+    return v->nrow;
+}
+
+void jet_stats_view_row(const jet_stats_view *v, size_t i, jet_stats_row *row) {
+    const vrow *vr = &v->row[i];
+    const vrel *r = &v->rel[vr->rel];
+    row->region = r->info.region;
+    row->def = jet_indicators_at(vr->ind);
+    row->indicator = row->def->code;
+    row->period = r->info.period;
+    for (unsigned d = 0; d < JET_DIM__COUNT; d++)
+        row->code[d] = cell_code(r, vr->cell, d);
+    row->value = vr->value;
+    row->suppressed = vr->supp;
+    row->release = vr->rel;
+}
+
+size_t jet_stats_view_releases(const jet_stats_view *v) {
+    return v->nrel;
+}
+
+const jet_stats_release *jet_stats_view_release(const jet_stats_view *v, size_t i) {
+    return &v->rel[i].info;
 }
