@@ -28,7 +28,6 @@
  * connection does not touch the timer heap on every read). */
 #include "channel.h"
 
-#include <assert.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -233,30 +232,39 @@ static void refuse(jet_channel *ch, int code, const char *why, const uint8_t *no
     drop(ch, code);
 }
 
+/* Invariant checks stay on in every build: a broken invariant in a network-facing state
+ * machine must stop the process, not continue with a confused connection. */
+#define CH_ASSERT(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
+
+static void check_failed(const char *cond, int line) {
+    jet_log(JET_LOG_ERROR, "event=invariant_failed file=channel.c line=%d cond=\"%s\"", line, cond);
+    abort();
+}
+
 /* The invariant of each state, asserted at every transition. */
 static void check(const jet_channel *ch) {
-    assert(ch->state >= CH_RESOLVING && ch->state <= CH_CLOSING);
+    CH_ASSERT(ch->state >= CH_RESOLVING && ch->state <= CH_CLOSING);
     switch (ch->state) {
     case CH_RESOLVING:
     case CH_CONNECTING:
-        assert(ch->initiator && ch->listener == NULL);
-        assert(ch->hs.has_s && ch->hs.msg_index == 1 && !ch->tx.has_key);
+        CH_ASSERT(ch->initiator && ch->listener == NULL);
+        CH_ASSERT(ch->hs.has_s && ch->hs.msg_index == 1 && !ch->tx.has_key);
         break;
     case CH_HS_WAIT2: /* message 1 written; message 2 may have just been read */
-        assert(ch->initiator && ch->hs.has_s && ch->hs.msg_index >= 1);
+        CH_ASSERT(ch->initiator && ch->hs.has_s && ch->hs.msg_index >= 1);
         break;
     case CH_HS_WAIT1: /* message 1 may have just been read, message 2 written */
-        assert(!ch->initiator && ch->listener != NULL && ch->hs.has_s);
+        CH_ASSERT(!ch->initiator && ch->listener != NULL && ch->hs.has_s);
         break;
     case CH_ESTABLISHED:
-        assert(ch->tx.has_key && ch->rx.has_key && !ch->hs.has_s);
-        assert(ch->reader.max_body == ch->cfg.limits.max_frame + JET_NOISE_TAGLEN);
+        CH_ASSERT(ch->tx.has_key && ch->rx.has_key && !ch->hs.has_s);
+        CH_ASSERT(ch->reader.max_body == ch->cfg.limits.max_frame + JET_NOISE_TAGLEN);
         break;
     case CH_CLOSING:
-        assert(!ch->hs.has_s && !ch->tx.has_key && !ch->rx.has_key);
+        CH_ASSERT(!ch->hs.has_s && !ch->tx.has_key && !ch->rx.has_key);
         break;
     }
-    assert(!ch->blocked || ch->state == CH_ESTABLISHED || ch->state == CH_CLOSING);
+    CH_ASSERT(!ch->blocked || ch->state == CH_ESTABLISHED || ch->state == CH_CLOSING);
     (void)ch;
 }
 
