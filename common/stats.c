@@ -533,6 +533,26 @@ int jet_stats_batch_audit(jet_stats_batch *b, const jet_sdc_options *opt, jet_di
     return b->protected_ok ? 0 : JET_EINVAL;
 }
 
+size_t jet_stats_batch_count(const jet_stats_batch *b) {
+    return b->nrel;
+}
+
+void jet_stats_batch_table(const jet_stats_batch *b, size_t i, jet_stats_table_info *out) {
+    const release *r = &b->rel[i];
+    memset(out, 0, sizeof *out);
+    out->indicator = jet_indicators_at(r->ind)->code;
+    out->period = strtab_get(&b->obs->period, r->period + 1u);
+    out->ndims = r->ndims;
+    for (unsigned a = 0; a < r->ndims; a++) {
+        out->dim[a] = r->dim[a];
+        out->size[a] = r->size[a];
+        out->category[a] = r->cat[a];
+    }
+    out->ncells = r->ncells;
+    out->value = r->value;
+    out->status = r->status;
+}
+
 void jet_stats_batch_summary(const jet_stats_batch *b, jet_stats_summary *s) {
     memset(s, 0, sizeof *s);
     s->releases = b->nrel;
@@ -1070,8 +1090,10 @@ static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
         for (unsigned a = r->ndims; a-- > 0;)
             r->stride[a] = a + 1 == r->ndims ? 1 : r->stride[a + 1] * (r->size[a + 1] + 1);
     }
-    memcpy(r->value + m->first_cell, m->value, m->n_value * sizeof *m->value);
-    memcpy(r->status + m->first_cell, m->status.data, m->n_value);
+    if (m->n_value > 0) {
+        memcpy(r->value + m->first_cell, m->value, m->n_value * sizeof *m->value);
+        memcpy(r->status + m->first_cell, m->status.data, m->n_value);
+    }
 out:
     jet__stats_chunk__free_unpacked(m, NULL);
     return rc;
@@ -1355,7 +1377,8 @@ int jet_stats_view_open(jet_store *store, const jet_stats_filter *filter, unsign
     c.v = v;
     rc = jet_store_read(store, read_fn, &c);
     if (rc == 0) {
-        qsort(v->rel, v->nrel, sizeof *v->rel, cmp_vrel);
+        if (v->nrel > 1)
+            qsort(v->rel, v->nrel, sizeof *v->rel, cmp_vrel);
         rc = build_rows(v, k_min);
     }
     v->filter = NULL;

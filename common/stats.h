@@ -112,6 +112,25 @@ int jet_stats_batch_audit(jet_stats_batch *b, const jet_sdc_options *opt, jet_di
 int jet_stats_batch_store(jet_stats_batch *b, jet_store *store, const uint8_t sk[64],
                           const char *region, int64_t import_time, jet_diag *diag);
 
+/* One table of a batch, for tests and the benchmark. Pointers borrow from the batch. */
+typedef struct jet_stats_table_info {
+    const char *indicator;
+    const char *period;
+    unsigned ndims;
+    unsigned dim[JET_SDC_MAX_DIMS];  /* jet_dim of each table dimension */
+    unsigned size[JET_SDC_MAX_DIMS]; /* categories, without the total */
+    const char *const *category[JET_SDC_MAX_DIMS];
+    size_t ncells;
+    const int64_t *value;  /* true values, totals included (row-major, totals last) */
+    const uint8_t *status; /* jet_sdc_status, after protect */
+} jet_stats_table_info;
+
+/* Number of tables (releases) in the batch. */
+size_t jet_stats_batch_count(const jet_stats_batch *b);
+
+/* Describes table i (i < jet_stats_batch_count()). */
+void jet_stats_batch_table(const jet_stats_batch *b, size_t i, jet_stats_table_info *out);
+
 /* Fills `s` with what the batch holds (after protect: the suppression counts). */
 void jet_stats_batch_summary(const jet_stats_batch *b, jet_stats_summary *s);
 
