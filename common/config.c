@@ -49,12 +49,14 @@ int jet_duration_parse(const char *text, uint64_t *seconds) {
     return 0;
 }
 
+/* inih hands us one line at a time through read_line(), so that errors carry the real line
+ * number: inih cuts a line at INI_MAX_LINE and would read the rest of it as a line of its own. */
 typedef struct parse_ctx {
     jet_config *c;
-    const char *path;
-    jet_diag *diag;
-    int failed;
-    int line;
+    FILE *f;
+    int line;        /* the line last handed to inih */
+    int error_line;  /* the first error found here (bad value, unknown key, long line), or 0 */
+    char error[256]; /* its message, without "path:line: " */
 } parse_ctx;
 
 static int parse_uint(const char *v, uint64_t max, uint64_t *out) {
@@ -182,16 +184,40 @@ static int apply_key(jet_config *c, const char *section, const char *name, const
 
 static int on_ini_value(void *user, const char *section, const char *name, const char *value) {
     parse_ctx *p = user;
-    if (p->failed)
+    if (p->error_line != 0)
         return 1;
     int rc = apply_key(p->c, section, name, value);
     if (rc != 0) {
-        p->failed = 1;
-        jet_diag_fail(p->diag, JET_ECONFIG, "%s: [%s] %s: %s", p->path, section, name,
-                      rc == -2 ? "unknown key" : "bad value");
-        return 0; /* inih reports the line number of the first handler failure */
+        p->error_line = p->line;
+        snprintf(p->error, sizeof p->error, "[%s] %s: %s", section, name,
+                 rc == -2 ? "unknown key" : "bad value");
     }
-    return 1;
+    return 1; /* inih's own errors are then syntax errors only */
+}
+
+/* inih's reader: one line of the file per call. The rest of an over-long comment is skipped;
+ * any other over-long line is an error on that line (and reaches inih as a blank line). */
+static char *read_line(char *str, int num, void *stream) {
+    parse_ctx *p = stream;
+    if (fgets(str, num, p->f) == NULL)
+        return NULL;
+    p->line++;
+    size_t n = strlen(str);
+    if (n > 0 && str[n - 1] != '\n' && !feof(p->f)) {
+        const char *s = str + strspn(str, " \t");
+        int comment = *s == '#' || *s == ';';
+        int ch;
+        while ((ch = fgetc(p->f)) != EOF && ch != '\n')
+            ;
+        if (!comment) {
+            if (p->error_line == 0) {
+                p->error_line = p->line;
+                snprintf(p->error, sizeof p->error, "line longer than %d characters", num - 2);
+            }
+            str[0] = '\0';
+        }
+    }
+    return str;
 }
 
 int jet_config_load(const char *path, jet_config *c, jet_diag *diag) {
@@ -200,20 +226,17 @@ int jet_config_load(const char *path, jet_config *c, jet_diag *diag) {
     if (f == NULL)
         return jet_diag_fail(diag, errno == ENOENT ? JET_ENOTFOUND : JET_EIO, "%s: %s", path,
                              strerror(errno));
-    parse_ctx p = {c, path, diag, 0, 0};
-    jet_diag local;
-    jet_diag_clear(&local);
-    p.diag = &local;
-    int line = ini_parse_file(f, on_ini_value, &p);
+    parse_ctx p = {c, f, 0, 0, ""};
+    int line = ini_parse_stream(read_line, &p, on_ini_value, &p);
+    int read_failed = ferror(f);
     fclose(f);
-    if (line != 0) {
-        if (p.failed) {
-            /* Put the line number into "path:line: ..." form. */
-            const char *rest = local.msg + strlen(path) + 2;
-            return jet_diag_fail(diag, JET_ECONFIG, "%s:%d: %s", path, line, rest);
-        }
+    if (read_failed || line < 0)
+        return jet_diag_fail(diag, JET_EIO, "%s: cannot read the file", path);
+    /* Report the first error of either kind. */
+    if (line > 0 && (p.error_line == 0 || line < p.error_line))
         return jet_diag_fail(diag, JET_ECONFIG, "%s:%d: syntax error", path, line);
-    }
+    if (p.error_line != 0)
+        return jet_diag_fail(diag, JET_ECONFIG, "%s:%d: %s", path, p.error_line, p.error);
     if (c->region[0] == '\0')
         return jet_diag_fail(diag, JET_ECONFIG, "%s: [node] region is missing", path);
     return 0;
@@ -224,6 +247,9 @@ int jet_config_write(const char *path, const jet_config *c, jet_diag *diag) {
     if (fd < 0)
         return jet_diag_fail(diag, errno == EEXIST ? JET_EEXIST : JET_EIO, "%s: %s", path,
                              strerror(errno));
+    char every[32] = "";
+    if (c->sync_every_s != 0)
+        snprintf(every, sizeof every, "%llus", (unsigned long long)c->sync_every_s);
     FILE *f = fdopen(fd, "w");
     if (f == NULL) {
         close(fd);
@@ -238,7 +264,7 @@ int jet_config_write(const char *path, const jet_config *c, jet_diag *diag) {
             "max_connections = %u\nmax_per_address = %u\n\n"
             "[sync]\n"
             "# Nightly sync time (HH:MM, local time) and/or a period such as 6h; empty = off.\n"
-            "at = %s\nevery = \njitter = %llus\nstall_timeout = %llus\n"
+            "at = %s\nevery = %s\njitter = %llus\nstall_timeout = %llus\n"
             "retry_min = %llus\nretry_max = %llus\n\n"
             "[stats]\n"
             "# Counts from 1 to k-1 never leave the node.\n"
@@ -246,7 +272,7 @@ int jet_config_write(const char *path, const jet_config *c, jet_diag *diag) {
             c->name, c->region, c->lead ? "lead" : "region", c->listen, c->max_frame,
             (unsigned long long)(c->handshake_timeout_ms / 1000),
             (unsigned long long)(c->idle_timeout_ms / 1000), c->max_connections,
-            c->max_per_address, c->sync_at, (unsigned long long)c->sync_jitter_s,
+            c->max_per_address, c->sync_at, every, (unsigned long long)c->sync_jitter_s,
             (unsigned long long)(c->stall_timeout_ms / 1000),
             (unsigned long long)c->retry_min_s, (unsigned long long)c->retry_max_s, c->stats_k,
             c->stats_publish_zeros ? "true" : "false", c->stats_noise ? "true" : "false",
