@@ -1,0 +1,639 @@
+/* test_stats.c - the statistics pipeline end to end on real stores: import (one transaction),
+ * what the view shows, that nothing suppressed or pupil-level reaches the store, supersession by
+ * re-import, the same view at a second store fed through jet_record_ingest() (as sync does,
+ * chunk by chunk), refusal of chunks that do not fit, filters, and the suppression of rates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "encoding.h"
+#include "record.h"
+#include "report.h"
+#include "statcsv.h"
+#include "stats.h"
+#include "stats.pb-c.h"
+#include "store.h"
+#include "testutil.h"
+
+typedef struct node {
+    const char *dir;
+    jet_store *store;
+    uint8_t pk[32];
+    uint8_t sk[64];
+} node;
+
+static void node_open(node *n) {
+    n->dir = jt_tempdir();
+    assert_ok(jet_store_create(n->dir, &n->store));
+    crypto_sign_keypair(n->pk, n->sk);
+}
+
+static void node_close(node *n) {
+    jet_store_free(n->store);
+    n->store = NULL;
+}
+
+/* Runs the whole import of `csv` at node n as region `region`. Returns the code. */
+static int import_k(node *n, const char *region, const char *csv, unsigned k, jet_diag *diag) {
+    jet_stats_obs *obs = NULL;
+    jet_stats_batch *b = NULL;
+    jet_sdc_options opt = {k, 1};
+    int rc;
+    jet_diag_clear(diag);
+    rc = jet_statcsv_read_buffer("in.csv", csv, strlen(csv), JET_STATCSV_AUTO, &obs, NULL, diag);
+    if (rc == 0)
+        rc = jet_stats_batch_build(obs, &b, diag);
+    if (rc == 0)
+        rc = jet_stats_batch_protect(b, &opt, diag);
+    if (rc == 0)
+        rc = jet_stats_batch_audit(b, &opt, diag);
+    if (rc == 0)
+        rc = jet_stats_batch_store(b, n->store, n->sk, region, 1700000000, diag);
+    jet_stats_batch_free(b);
+    jet_stats_obs_free(obs);
+    return rc;
+}
+
+static int import(node *n, const char *region, const char *csv) {
+    jet_diag diag;
+    int rc = import_k(n, region, csv, 5, &diag);
+    if (rc != 0)
+        print_error("import: %s\n", diag.msg);
+    return rc;
+}
+
+static jet_stats_view *view(node *n, const char *region, const char *ind, const char *period,
+                            unsigned k) {
+    jet_stats_filter f = {region, ind, period};
+    jet_stats_view *v = NULL;
+    jet_diag diag;
+    jet_diag_clear(&diag);
+    assert_ok(jet_stats_view_open(n->store, &f, k, &v, &diag));
+    return v;
+}
+
+/* The JSON rendering of a view, for comparing two nodes. Caller frees. */
+static char *view_json(node *n, const char *region) {
+    jet_stats_view *v = view(n, region, NULL, NULL, 5);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_ok(jet_report_json(v, f));
+    fclose(f);
+    jet_stats_view_free(v);
+    return buf;
+}
+
+/* Finds the row of (indicator, school level, sex) at the total of age band and area; fails
+ * when there is none. */
+static jet_stats_row find_row(const jet_stats_view *v, const char *ind, const char *sl,
+                              const char *sex) {
+    for (size_t i = 0; i < jet_stats_view_rows(v); i++) {
+        jet_stats_row r;
+        jet_stats_view_row(v, i, &r);
+        if (strcmp(r.indicator, ind) == 0 && strcmp(r.code[JET_DIM_SCHOOL_LEVEL], sl) == 0 &&
+            strcmp(r.code[JET_DIM_SEX], sex) == 0 &&
+            strcmp(r.code[JET_DIM_AGE_BAND], "_T") == 0 && strcmp(r.code[JET_DIM_AREA], "_T") == 0)
+            return r;
+    }
+    print_error("no row %s %s %s\n", ind, sl, sex);
+    fail();
+    jet_stats_row none;
+    memset(&none, 0, sizeof none);
+    return none;
+}
+
+static const char small_csv[] = "indicator;period;school_level;sex;value\n"
+                                "ENROLLED;2024/25;ISCED2;F;120\n"
+                                "ENROLLED;2024/25;ISCED2;M;131\n"
+                                "ENROLLED;2024/25;ISCED3G;F;3\n"
+                                "ENROLLED;2024/25;ISCED3G;M;88\n"
+                                "EARLY_LEAVERS;2024/25;ISCED2;F;0\n"
+                                "EARLY_LEAVERS;2024/25;ISCED2;M;7\n"
+                                "EARLY_LEAVERS;2024/25;ISCED3G;F;2\n"
+                                "EARLY_LEAVERS;2024/25;ISCED3G;M;9\n";
+
+static void test_import_and_show(void **state) {
+    (void)state;
+    node a;
+    node_open(&a);
+    assert_ok(import(&a, "IT-25", small_csv));
+    jet_stats_view *v = view(&a, NULL, NULL, NULL, 5);
+    assert_int_equal(jet_stats_view_releases(v), 2);
+    /* 2 releases of 3x3 cells, and the rate over the same 9 cells */
+    assert_int_equal(jet_stats_view_rows(v), 27);
+    size_t supp = 0;
+    for (size_t i = 0; i < jet_stats_view_rows(v); i++) {
+        jet_stats_row r;
+        jet_stats_view_row(v, i, &r);
+        assert_string_equal(r.region, "IT-25");
+        assert_string_equal(r.period, "2024/25");
+        assert_string_equal(r.code[JET_DIM_AGE_BAND], "_T");
+        assert_string_equal(r.code[JET_DIM_AREA], "_T");
+        if (r.suppressed) {
+            supp++;
+            continue;
+        }
+        if (r.def->kind == JET_INDICATOR_COUNT)
+            assert_false(r.value >= 1 && r.value <= 4);
+    }
+    assert_true(supp >= 4); /* both small cells and at least one partner each */
+    jet_stats_row t = find_row(v, "ENROLLED", "_T", "_T");
+    assert_false(t.suppressed);
+    assert_true(t.value == 342);
+    assert_true(find_row(v, "ENROLLED", "ISCED3G", "F").suppressed);
+    assert_true(find_row(v, "EARLY_LEAVERS", "ISCED3G", "F").suppressed);
+    jet_stats_row rate = find_row(v, "EARLY_LEAVING_RATE", "_T", "_T");
+    assert_false(rate.suppressed);
+    assert_true(rate.value > 5.25 && rate.value < 5.35); /* 18 / 342 = 5.3 % */
+    const jet_stats_release *rel = jet_stats_view_release(v, 0);
+    assert_int_equal(rel->version, 1);
+    assert_memory_equal(rel->origin, a.pk, 32);
+    assert_int_equal(rel->k, 5);
+    jet_stats_view_free(v);
+    node_close(&a);
+}
+
+/* Every chunk in the log carries 0 for a suppressed cell: the true value never left. */
+typedef struct scan_ctx {
+    size_t chunks, suppressed, nonzero_suppressed;
+} scan_ctx;
+
+static int scan_log(const void *k, size_t kl, const void *val, size_t vl, void *ctx) {
+    scan_ctx *c = ctx;
+    jet_record rec;
+    (void)k;
+    (void)kl;
+    assert_ok(jet_record_decode(val, vl, &rec));
+    if (rec.stream != JET_STREAM_STATS)
+        return 0;
+    Jet__StatsChunk *m = jet__stats_chunk__unpack(NULL, rec.payload_len, rec.payload);
+    assert_non_null(m);
+    c->chunks++;
+    for (size_t i = 0; i < m->n_value; i++) {
+        if (m->status.data[i]) {
+            c->suppressed++;
+            if (m->value[i] != 0)
+                c->nonzero_suppressed++;
+        }
+    }
+    jet__stats_chunk__free_unpacked(m, NULL);
+    return 0;
+}
+
+/* (A non-NULL empty prefix: some store builds pass the prefix to memcmp even when empty.) */
+static const uint8_t no_prefix[1] = {0};
+
+static int scan_fn(jet_txn *txn, void *ctx) {
+    return jet_txn_scan(txn, JET_DB_LOG, no_prefix, 0, NULL, 0, scan_log, ctx);
+}
+
+/* A digest of every key and value of every database: equal digests, unchanged store. */
+static int snap_kv(const void *k, size_t kl, const void *v, size_t vl, void *ctx) {
+    crypto_generichash_state *st = ctx;
+    uint8_t lens[16];
+    jet_put_be64(lens, kl);
+    jet_put_be64(lens + 8, vl);
+    crypto_generichash_update(st, lens, sizeof lens);
+    crypto_generichash_update(st, k, kl);
+    crypto_generichash_update(st, v, vl);
+    return 0;
+}
+
+static int snap_fn(jet_txn *txn, void *ctx) {
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    for (int db = 0; db < JET_DB__COUNT; db++) {
+        uint8_t sep = (uint8_t)db;
+        crypto_generichash_update(&st, &sep, 1);
+        int rc = jet_txn_scan(txn, (jet_db)db, no_prefix, 0, NULL, 0, snap_kv, &st);
+        if (rc != 0)
+            return rc;
+    }
+    crypto_generichash_final(&st, ctx, 32);
+    return 0;
+}
+
+static void snapshot(jet_store *s, uint8_t digest[32]) {
+    assert_ok(jet_store_read(s, snap_fn, digest));
+}
+
+static void test_suppressed_values_never_stored(void **state) {
+    (void)state;
+    node a;
+    scan_ctx c = {0, 0, 0};
+    node_open(&a);
+    assert_ok(import(&a, "IT-25", small_csv));
+    assert_ok(jet_store_read(a.store, scan_fn, &c));
+    assert_int_equal(c.chunks, 2);
+    assert_true(c.suppressed >= 4);
+    assert_int_equal(c.nonzero_suppressed, 0);
+    node_close(&a);
+}
+
+/* Reads the whole data file of a store. */
+static char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int contains(const char *hay, size_t n, const char *needle) {
+    size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_pupil_rows_never_stored(void **state) {
+    (void)state;
+    node a;
+    char csv[64 * 1024], path[512];
+    size_t off, len;
+    node_open(&a);
+    off = (size_t)snprintf(csv, sizeof csv,
+                           "pupil_id,period,sex,area,enrolled,early_leavers,retained\n");
+    for (int i = 0; i < 400; i++)
+        off += (size_t)snprintf(csv + off, sizeof csv - off, "PUPILID-%05d-XQ,2023/24,%s,%s,1,%d,%d\n",
+                                i, i % 2 ? "F" : "M", i % 3 ? "SE2281" : "SE2262", i % 9 == 0,
+                                i % 17 == 0);
+    assert_ok(import(&a, "SE-Y", csv));
+    jet_stats_view *v = view(&a, NULL, "ENROLLED", NULL, 5);
+    jet_stats_row t = find_row(v, "ENROLLED", "_T", "_T");
+    assert_true(t.value == 400);
+    jet_stats_view_free(v);
+    node_close(&a);
+    snprintf(path, sizeof path, "%s/data.mdb", a.dir);
+    char *data = read_all(path, &len);
+    assert_true(len > 0);
+    assert_true(contains(data, len, "SE2281")); /* an area code is part of the release */
+    assert_false(contains(data, len, "PUPILID"));
+    assert_false(contains(data, len, "-XQ"));
+    free(data);
+}
+
+static void test_supersede_by_reimport(void **state) {
+    (void)state;
+    node a;
+    node_open(&a);
+    assert_ok(import(&a, "NO-30", "indicator,period,sex,value\nFOLLOW_UP,2024,F,40\n"
+                                  "FOLLOW_UP,2024,M,60\nNO_OCCUPATION,2024,F,25\n"
+                                  "NO_OCCUPATION,2024,M,39\n"));
+    assert_ok(import(&a, "NO-30", "indicator,period,sex,value\nNO_OCCUPATION,2024,F,5\n"
+                                  "NO_OCCUPATION,2024,M,5\n"));
+    jet_stats_view *v = view(&a, NULL, NULL, NULL, 5);
+    assert_int_equal(jet_stats_view_releases(v), 2);
+    for (size_t i = 0; i < jet_stats_view_releases(v); i++) {
+        const jet_stats_release *r = jet_stats_view_release(v, i);
+        assert_int_equal(r->version, strcmp(r->indicator, "NO_OCCUPATION") == 0 ? 2 : 1);
+    }
+    jet_stats_row t = find_row(v, "NO_OCCUPATION", "_T", "_T");
+    assert_true(t.value == 10);
+    jet_stats_row s = find_row(v, "NO_OCCUPATION_SHARE", "_T", "_T");
+    assert_false(s.suppressed);
+    assert_true(s.value == 10.0); /* 10 / 100: the fall from 64 % to 10 % of Plug In 2.0 */
+    jet_stats_view_free(v);
+    node_close(&a);
+}
+
+/* Copies every record of a's stats log, from seq `from` to `to`, into b through ingest. */
+typedef struct copy_ctx {
+    node *a;
+    uint64_t from, to;
+    jet_store *dst;
+} copy_ctx;
+
+static uint64_t own_epoch(node *a) {
+    jet_txn *txn = NULL;
+    uint64_t epoch = 0;
+    assert_ok(jet_txn_begin(a->store, 0, &txn));
+    assert_ok(jet_log_own_epoch(txn, &epoch));
+    jet_txn_abort(txn);
+    return epoch;
+}
+
+typedef struct ingest_ctx {
+    uint8_t *buf;
+    size_t len;
+} ingest_ctx;
+
+static int ingest_fn(jet_txn *txn, void *ctx) {
+    ingest_ctx *c = ctx;
+    return jet_record_ingest(txn, c->buf, c->len, NULL);
+}
+
+static void copy_records(node *a, jet_store *dst, uint64_t from, uint64_t to) {
+    uint64_t epoch = own_epoch(a);
+    for (uint64_t seq = from; seq <= to; seq++) {
+        jet_txn *txn = NULL;
+        jet_record rec;
+        ingest_ctx c;
+        assert_ok(jet_txn_begin(a->store, 0, &txn));
+        assert_ok(jet_log_get(txn, JET_STREAM_STATS, a->pk, epoch, seq, &rec));
+        c.len = rec.encoded_len;
+        c.buf = malloc(c.len);
+        assert_non_null(c.buf);
+        memcpy(c.buf, rec.encoded, c.len);
+        jet_txn_abort(txn);
+        assert_ok(jet_store_write(dst, ingest_fn, &c));
+        free(c.buf);
+    }
+}
+
+static uint64_t stats_seq(node *a) {
+    jet_txn *txn = NULL;
+    uint64_t seq = 0;
+    assert_ok(jet_txn_begin(a->store, 0, &txn));
+    assert_ok(jet_vv_get(txn, JET_STREAM_STATS, a->pk, own_epoch(a), &seq));
+    jet_txn_abort(txn);
+    return seq;
+}
+
+static void test_view_through_ingest(void **state) {
+    (void)state;
+    node a, lead;
+    node_open(&a);
+    node_open(&lead);
+    /* 2,000 areas x 2 sexes = 6,003 cells with totals; two indicators = one big release of
+     * one chunk plus one of 2 chunks when the areas grow to 3,000 */
+    size_t cap = 512 * 1024, off = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    off += (size_t)snprintf(csv + off, cap - off, "indicator,period,area,sex,value\n");
+    for (int i = 0; i < 3000; i++)
+        for (int s = 0; s < 2; s++)
+            off += (size_t)snprintf(csv + off, cap - off, "ENROLLED,2025,A%04d,%s,%d\n", i,
+                                    s ? "F" : "M", 20 + (i * 7 + s * 3) % 50);
+    for (int i = 0; i < 100; i++)
+        for (int s = 0; s < 2; s++)
+            off += (size_t)snprintf(csv + off, cap - off, "EARLY_LEAVERS,2025,A%04d,%s,%d\n", i,
+                                    s ? "F" : "M", (i + s) % 4 == 0 ? 0 : 5 + (i % 11));
+    assert_ok(import(&a, "RO-TL", csv));
+    uint64_t n = stats_seq(&a);
+    assert_int_equal(n, 3); /* ENROLLED: 9,003 cells = 2 chunks; EARLY_LEAVERS: 1 */
+
+    /* the first chunk alone makes nothing current at the lead */
+    copy_records(&a, lead.store, 1, 1);
+    jet_stats_view *v = view(&lead, NULL, NULL, NULL, 5);
+    assert_int_equal(jet_stats_view_releases(v), 0);
+    jet_stats_view_free(v);
+    copy_records(&a, lead.store, 2, n);
+    char *ja = view_json(&a, NULL), *jl = view_json(&lead, NULL);
+    assert_string_equal(ja, jl);
+    assert_non_null(strstr(jl, "\"region\": \"RO-TL\""));
+    free(ja);
+    free(jl);
+
+    /* a re-import at the region supersedes the release at the lead too */
+    assert_ok(import(&a, "RO-TL", "indicator,period,area,value\nEARLY_LEAVERS,2025,A0001,50\n"
+                                  "EARLY_LEAVERS,2025,A0002,60\n"));
+    copy_records(&a, lead.store, n + 1, stats_seq(&a));
+    v = view(&lead, NULL, "EARLY_LEAVERS", NULL, 5);
+    assert_int_equal(jet_stats_view_releases(v), 1);
+    assert_int_equal(jet_stats_view_release(v, 0)->version, 2);
+    assert_int_equal(jet_stats_view_rows(v), 3);
+    jet_stats_row t = find_row(v, "EARLY_LEAVERS", "_T", "_T");
+    assert_true(t.value == 110);
+    jet_stats_view_free(v);
+    ja = view_json(&a, NULL);
+    jl = view_json(&lead, NULL);
+    assert_string_equal(ja, jl);
+    free(ja);
+    free(jl);
+    free(csv);
+    node_close(&a);
+    node_close(&lead);
+}
+
+/* A chunk that does not fit the release it claims (chunk 1 with no chunk 0, a chunk count of
+ * 0, undecodable bytes) is refused and changes nothing. */
+typedef struct append_ctx {
+    const uint8_t *sk;
+    const uint8_t *payload;
+    size_t len;
+} append_ctx;
+
+static int append_fn(jet_txn *txn, void *ctx) {
+    append_ctx *c = ctx;
+    return jet_record_append(txn, c->sk, JET_STREAM_STATS, JET_STATS_KIND_CHUNK, c->payload,
+                             c->len, NULL);
+}
+
+static void test_refuses_misfit_chunks(void **state) {
+    (void)state;
+    node a;
+    uint8_t before[32], after[32];
+    int64_t val[3] = {10, 20, 30};
+    uint8_t st[3] = {0, 0, 0};
+    const char *cats[2] = {"F", "M"};
+    node_open(&a);
+    assert_ok(import(&a, "UK-J", small_csv));
+    snapshot(a.store, before);
+    jet_stats_chunk_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.region = "UK-J";
+    spec.indicator = "ENROLLED";
+    spec.period = "2024/25";
+    spec.version = 9;
+    spec.chunk_index = 1;
+    spec.chunk_count = 2;
+    spec.k = 5;
+    spec.ndims = 0;
+    spec.ncells = 6;
+    spec.first_cell = 3;
+    spec.len = 3;
+    spec.value = val;
+    spec.status = st;
+    uint8_t *p = NULL;
+    size_t plen = 0;
+    assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
+    append_ctx c = {a.sk, p, plen};
+    assert_code(jet_store_write(a.store, append_fn, &c), JET_EDECODE);
+    free(p);
+    /* chunk 0 whose dimensions do not give its cell count */
+    spec.chunk_index = 0;
+    spec.first_cell = 0;
+    spec.ndims = 1;
+    spec.dim[0] = JET_DIM_SEX;
+    spec.size[0] = 2;
+    spec.category[0] = cats;
+    spec.ncells = 4;
+    spec.chunk_count = 1;
+    assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
+    c.payload = p;
+    c.len = plen;
+    assert_code(jet_store_write(a.store, append_fn, &c), JET_EDECODE);
+    free(p);
+    /* garbage */
+    uint8_t junk[7] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    c.payload = junk;
+    c.len = sizeof junk;
+    assert_code(jet_store_write(a.store, append_fn, &c), JET_EDECODE);
+    snapshot(a.store, after);
+    assert_memory_equal(before, after, 32);
+    /* a good single chunk of the right shape is accepted and supersedes (version 9) */
+    spec.ncells = 3;
+    assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
+    c.payload = p;
+    c.len = plen;
+    assert_ok(jet_store_write(a.store, append_fn, &c));
+    free(p);
+    jet_stats_view *v = view(&a, NULL, "ENROLLED", NULL, 5);
+    assert_int_equal(jet_stats_view_release(v, 0)->version, 9);
+    assert_true(find_row(v, "ENROLLED", "_T", "_T").value == 30);
+    jet_stats_view_free(v);
+    node_close(&a);
+}
+
+static void test_failed_import_changes_nothing(void **state) {
+    (void)state;
+    node a;
+    uint8_t before[32], after[32];
+    jet_diag diag;
+    node_open(&a);
+    assert_ok(import(&a, "ES-CT", small_csv));
+    snapshot(a.store, before);
+    assert_code(import_k(&a, "ES-CT",
+                         "indicator,period,sex,value\nENROLLED,2024,F,10\nENROLLED,2024,M,11\n"
+                         "ENROLLED,2024,_T,22\n",
+                         5, &diag),
+                JET_EVALIDATE);
+    assert_code(import_k(&a, "ES-CT", "indicator,period,sex,value\nENROLLED,2024,F,10\nX,2,3\n",
+                         5, &diag),
+                JET_EVALIDATE);
+    assert_code(import_k(&a, "bad region!", small_csv, 5, &diag), JET_EINVAL);
+    snapshot(a.store, after);
+    assert_memory_equal(before, after, 32);
+    node_close(&a);
+}
+
+static void test_filters(void **state) {
+    (void)state;
+    node lead;
+    node_open(&lead);
+    assert_ok(import(&lead, "SE-Y", small_csv));
+    assert_ok(import(&lead, "SE-Y", "indicator,period,value\nENROLLED,2023/24,400\n"
+                                    "EARLY_LEAVERS,2023/24,30\n"));
+    assert_ok(import(&lead, "ES-CT", "indicator,period,value\nENROLLED,2024/25,900\n"));
+    jet_stats_view *v = view(&lead, "ES-CT", NULL, NULL, 5);
+    assert_int_equal(jet_stats_view_rows(v), 1);
+    jet_stats_view_free(v);
+    v = view(&lead, "SE", NULL, NULL, 5); /* a prefix of a region is not a region */
+    assert_int_equal(jet_stats_view_rows(v), 0);
+    jet_stats_view_free(v);
+    v = view(&lead, NULL, NULL, "2023/24", 5);
+    assert_int_equal(jet_stats_view_rows(v), 3); /* two counts and the rate */
+    jet_stats_view_free(v);
+    v = view(&lead, NULL, "EARLY_LEAVING_RATE", NULL, 5);
+    for (size_t i = 0; i < jet_stats_view_rows(v); i++) {
+        jet_stats_row r;
+        jet_stats_view_row(v, i, &r);
+        assert_string_equal(r.indicator, "EARLY_LEAVING_RATE");
+        assert_string_equal(r.region, "SE-Y");
+    }
+    assert_int_equal(jet_stats_view_rows(v), 10); /* 9 cells of 2024/25 and 1 of 2023/24 */
+    jet_stats_view_free(v);
+    v = view(&lead, NULL, "ENROLLED", NULL, 5);
+    size_t regions_es = 0;
+    for (size_t i = 0; i < jet_stats_view_rows(v); i++) {
+        jet_stats_row r;
+        jet_stats_view_row(v, i, &r);
+        assert_string_equal(r.indicator, "ENROLLED");
+        regions_es += strcmp(r.region, "ES-CT") == 0;
+    }
+    assert_int_equal(regions_es, 1);
+    /* order: region, then indicator, then period (2023/24 before 2024/25) */
+    jet_stats_row first;
+    jet_stats_view_row(v, 1, &first);
+    assert_string_equal(first.region, "SE-Y");
+    assert_string_equal(first.period, "2023/24");
+    jet_stats_view_free(v);
+    node_close(&lead);
+}
+
+static void test_rate_suppression(void **state) {
+    (void)state;
+    node a;
+    node_open(&a);
+    /* no count is small, so nothing is suppressed among the counts */
+    assert_ok(import(&a, "SE-Y", "indicator,period,sex,value\n"
+                                 "ENROLLED,2024,F,22\nENROLLED,2024,M,9\n"
+                                 "EARLY_LEAVERS,2024,F,20\nEARLY_LEAVERS,2024,M,0\n"));
+    jet_stats_view *v = view(&a, NULL, NULL, NULL, 5);
+    assert_false(find_row(v, "ENROLLED", "_T", "M").suppressed);
+    assert_false(find_row(v, "EARLY_LEAVERS", "_T", "F").suppressed);
+    /* F: 22 - 20 = 2 would tell that all but 2 left */
+    assert_true(find_row(v, "EARLY_LEAVING_RATE", "_T", "F").suppressed);
+    /* M: denominator 9 < 2k */
+    assert_true(find_row(v, "EARLY_LEAVING_RATE", "_T", "M").suppressed);
+    jet_stats_row t = find_row(v, "EARLY_LEAVING_RATE", "_T", "_T");
+    assert_false(t.suppressed);
+    assert_true(t.value > 64.45 && t.value < 64.55); /* 20 / 31 */
+    jet_stats_view_free(v);
+    /* a reader with a larger k (the lead's 25) suppresses what its rule does not allow */
+    v = view(&a, NULL, "EARLY_LEAVING_RATE", NULL, 25);
+    for (size_t i = 0; i < jet_stats_view_rows(v); i++) {
+        jet_stats_row r;
+        jet_stats_view_row(v, i, &r);
+        assert_true(r.suppressed);
+    }
+    jet_stats_view_free(v);
+    /* a suppressed numerator suppresses the rate */
+    assert_ok(import(&a, "SE-Y", "indicator,period,sex,value\n"
+                                 "EARLY_LEAVERS,2024,F,3\nEARLY_LEAVERS,2024,M,6\n"));
+    v = view(&a, NULL, NULL, NULL, 5);
+    assert_true(find_row(v, "EARLY_LEAVERS", "_T", "F").suppressed);
+    assert_true(find_row(v, "EARLY_LEAVING_RATE", "_T", "F").suppressed);
+    jet_stats_view_free(v);
+    node_close(&a);
+}
+
+/* The rate of a numerator broken down by sex over a denominator broken down by school level and
+ * sex takes the denominator at its school-level total. */
+static void test_rate_other_breakdown(void **state) {
+    (void)state;
+    node a;
+    node_open(&a);
+    assert_ok(import(&a, "SE-Y", "indicator,period,school_level,sex,value\n"
+                                 "ENROLLED,2024,ISCED2,F,100\nENROLLED,2024,ISCED2,M,110\n"
+                                 "ENROLLED,2024,ISCED3G,F,90\nENROLLED,2024,ISCED3G,M,80\n"
+                                 "RETAINED,2024,,F,19\nRETAINED,2024,,M,38\n"));
+    jet_stats_view *v = view(&a, NULL, "RETENTION_RATE", NULL, 5);
+    assert_int_equal(jet_stats_view_rows(v), 3);
+    assert_true(find_row(v, "RETENTION_RATE", "_T", "F").value == 10.0);
+    assert_true(find_row(v, "RETENTION_RATE", "_T", "M").value == 20.0);
+    assert_true(find_row(v, "RETENTION_RATE", "_T", "_T").value == 15.0);
+    jet_stats_view_free(v);
+    node_close(&a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_import_and_show),
+        cmocka_unit_test(test_suppressed_values_never_stored),
+        cmocka_unit_test(test_pupil_rows_never_stored),
+        cmocka_unit_test(test_supersede_by_reimport),
+        cmocka_unit_test(test_view_through_ingest),
+        cmocka_unit_test(test_refuses_misfit_chunks),
+        cmocka_unit_test(test_failed_import_changes_nothing),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_rate_suppression),
+        cmocka_unit_test(test_rate_other_breakdown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
