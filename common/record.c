@@ -48,6 +48,7 @@ int jet_record_decode(const uint8_t *buf, size_t len, jet_record *out) {
     memcpy(out->origin, buf + 12, 32);
     out->epoch = jet_get_be64(buf + 44);
     out->seq = jet_get_be64(buf + 52);
+    out->prev = buf + 60;
     out->payload = buf + JET_RECORD_HEADER;
     out->payload_len = payload_len;
     out->sig = buf + JET_RECORD_HEADER + payload_len;
@@ -73,30 +74,43 @@ void jet_log_key(uint8_t key[JET_LOG_KEY], uint32_t stream, const uint8_t origin
     jet_put_be64(key + 41, seq);
 }
 
-int jet_vv_get(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
-               uint64_t *seq) {
+/* A version vector value: seq (be64) || BLAKE2b-256 of the last record's encoding. */
+enum { VV_VALUE = 40 };
+
+int jet_vv_get_head(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
+                    uint64_t *seq, uint8_t head[32]) {
     uint8_t key[JET_LOG_KEY];
     jet_log_key(key, stream, origin, epoch, 0);
-    const void *v;
-    size_t vl;
+    const void *v = NULL;
+    size_t vl = 0;
     int rc = jet_txn_get(txn, JET_DB_VV, key, JET_LOG_PREFIX, &v, &vl);
     if (rc == JET_ENOTFOUND) {
         *seq = 0;
+        if (head != NULL)
+            memset(head, 0, 32);
         return 0;
     }
     if (rc != 0)
         return rc;
-    if (vl != 8)
+    if (vl != VV_VALUE)
         return JET_ECORRUPT;
     *seq = jet_get_be64(v);
+    if (head != NULL)
+        memcpy(head, (const uint8_t *)v + 8, 32);
     return 0;
 }
 
+int jet_vv_get(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
+               uint64_t *seq) {
+    return jet_vv_get_head(txn, stream, origin, epoch, seq, NULL);
+}
+
 static int vv_put(jet_txn *txn, const jet_record *rec) {
-    uint8_t key[JET_LOG_KEY], val[8];
+    uint8_t key[JET_LOG_KEY], val[VV_VALUE];
     jet_log_key(key, rec->stream, rec->origin, rec->epoch, 0);
     jet_put_be64(val, rec->seq);
-    return jet_txn_put(txn, JET_DB_VV, key, JET_LOG_PREFIX, val, 8);
+    crypto_generichash(val + 8, 32, rec->encoded, rec->encoded_len, NULL, 0);
+    return jet_txn_put(txn, JET_DB_VV, key, JET_LOG_PREFIX, val, VV_VALUE);
 }
 
 /* Stores a checked record as the next of its log, with the vector and the views. */
@@ -140,9 +154,10 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
         return JET_EINVAL;
     const uint8_t *origin = sk + 32; /* libsodium keeps the public key in the secret key */
     uint64_t epoch, last;
+    uint8_t head[32];
     int rc = jet_log_own_epoch(txn, &epoch);
     if (rc == 0)
-        rc = jet_vv_get(txn, stream, origin, epoch, &last);
+        rc = jet_vv_get_head(txn, stream, origin, epoch, &last, head);
     if (rc != 0)
         return rc;
     size_t len = payload_len + JET_RECORD_OVERHEAD;
@@ -158,6 +173,7 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
     memcpy(buf + 12, origin, 32);
     jet_put_be64(buf + 44, epoch);
     jet_put_be64(buf + 52, last + 1);
+    memcpy(buf + 60, head, 32);
     if (payload_len > 0)
         memcpy(buf + JET_RECORD_HEADER, payload, payload_len);
     crypto_sign_ed25519_detached(buf + JET_RECORD_HEADER + payload_len, NULL, buf,
@@ -180,7 +196,8 @@ int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *
     if ((rc = jet_record_verify(&rec)) != 0)
         return rc;
     uint64_t have;
-    if ((rc = jet_vv_get(txn, rec.stream, rec.origin, rec.epoch, &have)) != 0)
+    uint8_t head[32];
+    if ((rc = jet_vv_get_head(txn, rec.stream, rec.origin, rec.epoch, &have, head)) != 0)
         return rc;
     if (rec.seq <= have) {
         /* Already held: the same bytes are a harmless repeat; different bytes are a fork. */
@@ -194,6 +211,8 @@ int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *
     }
     if (rec.seq != have + 1)
         return JET_ESEQ;
+    if (sodium_memcmp(rec.prev, head, 32) != 0)
+        return JET_EFORK; /* it continues another history of this log than the one held */
     rc = log_commit_record(txn, &rec);
     if (rc == 0 && out != NULL)
         *out = rec;
@@ -219,7 +238,7 @@ typedef struct vv_scan_ctx {
 
 static int vv_scan_one(const void *key, size_t klen, const void *val, size_t vlen, void *arg) {
     vv_scan_ctx *c = arg;
-    if (klen != JET_LOG_PREFIX || vlen != 8)
+    if (klen != JET_LOG_PREFIX || vlen != VV_VALUE)
         return JET_ECORRUPT;
     const uint8_t *k = key;
     jet_vv_entry e;

@@ -17,8 +17,13 @@
  *   12      32    origin
  *   44      8     epoch
  *   52      8     seq
- *   60      n     payload (protobuf of the stream's module)
- *   60+n    64    Ed25519 signature by origin over bytes [0, 60+n)
+ *   60      32    prev: BLAKE2b-256 of the encoding of record seq-1 of this log (zeros for 1)
+ *   92      n     payload (protobuf of the stream's module)
+ *   92+n    64    Ed25519 signature by origin over bytes [0, 92+n)
+ *
+ * The prev hash chains each log: a node that holds records 1..n accepts n+1 only if it extends
+ * exactly the record n it holds, so a log forked by an author restored from an old backup is
+ * detected on the first record after the fork, not silently spliced.
  *
  * Bulk data (thousands of statistics cells) travels in few records: a signature costs ~64 us
  * to verify, so nothing is signed per cell. */
@@ -38,7 +43,7 @@ typedef enum jet_stream {
 #define JET_STREAM_MAX 3
 
 enum {
-    JET_RECORD_HEADER = 60,
+    JET_RECORD_HEADER = 92,
     JET_RECORD_SIG = 64,
     JET_RECORD_OVERHEAD = JET_RECORD_HEADER + JET_RECORD_SIG,
     JET_RECORD_MAX_PAYLOAD = 512 * 1024,
@@ -57,6 +62,7 @@ typedef struct jet_record {
     uint64_t seq;
     const uint8_t *payload; /* borrowed: points into the encoded bytes it was decoded from */
     size_t payload_len;
+    const uint8_t *prev;    /* borrowed, 32 bytes: hash of the previous record's encoding */
     const uint8_t *sig;     /* borrowed, 64 bytes */
     const uint8_t *encoded; /* the whole encoding, borrowed */
     size_t encoded_len;
@@ -87,7 +93,8 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
 /* Ingests a record received from a peer: decodes, checks the signature and that seq is
  * exactly the next of its log, stores it, advances the version vector and applies the views.
  * Refusals change nothing and say why: JET_EDECODE, JET_EBADSIG, JET_ESEQ (a gap), JET_EDUP
- * (already held, identical), JET_EFORK (a different record under the same seq), or a view's
+ * (already held, identical), JET_EFORK (a different record under a held seq, or a next record
+ * whose prev hash is not the hash of the record held before it), or a view's
  * refusal (for example JET_EPERM for a forged toolkit version). `out` may be NULL. */
 int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out);
 
@@ -100,6 +107,10 @@ int jet_log_new_epoch(jet_txn *txn, uint64_t *epoch);
 /* The highest contiguous seq held of (stream, origin, epoch); 0 when none. */
 int jet_vv_get(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
                uint64_t *seq);
+
+/* The hash of the last record held of a log (zeros when none): the next record's prev. */
+int jet_vv_get_head(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
+                    uint64_t *seq, uint8_t head[32]);
 
 /* One entry of the version vector. */
 typedef struct jet_vv_entry {

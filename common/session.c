@@ -108,7 +108,8 @@ int jet_policy_may_send(uint32_t stream, int self_lead, jet_role peer_role) {
     case JET_STREAM_STATS:
         return peer_role == JET_ROLE_LEAD && !self_lead;
     case JET_STREAM_FIGURES:
-        return 1;
+        /* The lead's figures go from the lead to the regions, never back and never sideways. */
+        return self_lead && peer_role == JET_ROLE_REGION;
     default:
         return 0;
     }

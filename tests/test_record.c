@@ -45,6 +45,14 @@ static size_t test_payload(uint64_t seq, uint8_t *out) {
     return n;
 }
 
+/* The prev hash the next build_record() writes (NULL: zeros, as for seq 1). */
+static const uint8_t *build_prev;
+
+/* BLAKE2b-256 of an encoded record: what the next record of its log carries as prev. */
+static void record_hash(const uint8_t *rec, size_t len, uint8_t out[32]) {
+    crypto_generichash(out, 32, rec, len, NULL, 0);
+}
+
 /* An independent encoder that follows the layout documented in record.h. */
 static size_t build_record(uint8_t *buf, const uint8_t signer_sk[64], const uint8_t origin[32],
                            uint8_t stream, uint8_t reserved, uint16_t kind, uint64_t epoch,
@@ -58,10 +66,14 @@ static size_t build_record(uint8_t *buf, const uint8_t signer_sk[64], const uint
     memcpy(buf + 12, origin, 32);
     jet_put_be64(buf + 44, epoch);
     jet_put_be64(buf + 52, seq);
+    if (build_prev != NULL)
+        memcpy(buf + 60, build_prev, 32);
+    else
+        memset(buf + 60, 0, 32);
     if (plen > 0)
-        memcpy(buf + 60, payload, plen);
-    crypto_sign_ed25519_detached(buf + 60 + plen, NULL, buf, 60 + plen, signer_sk);
-    return 60 + (size_t)plen + 64;
+        memcpy(buf + 92, payload, plen);
+    crypto_sign_ed25519_detached(buf + 92 + plen, NULL, buf, 92 + plen, signer_sk);
+    return 92 + (size_t)plen + 64;
 }
 
 /* ---- store helpers --------------------------------------------------------------------------- */
@@ -355,16 +367,20 @@ static void test_encoding_matches_doc(void **state) {
     make_keys(&a);
     append_n(s, &a, TEST_STREAM, 30);
     uint64_t e = own_epoch(s);
+    uint8_t prev[32];
     for (uint64_t seq = 1; seq <= 30; seq++) {
         uint8_t got[1024], want[1024], payload[32];
         size_t glen = get_record(s, TEST_STREAM, a.pk, e, seq, got);
+        build_prev = seq == 1 ? NULL : prev;
         size_t plen = test_payload(seq, payload);
         size_t wlen = build_record(want, a.sk, a.pk, TEST_STREAM, 0, TEST_KIND, e, seq, payload,
                                    (uint32_t)plen);
         assert_int_equal(glen, wlen);
         assert_int_equal(glen, JET_RECORD_OVERHEAD + plen);
         assert_memory_equal(got, want, glen);
+        record_hash(got, glen, prev);
     }
+    build_prev = NULL;
     jet_store_free(s);
 }
 
@@ -468,10 +484,13 @@ static void test_ingest_bitflips(void **state) {
     /* Record 2 carries a 4-byte payload (test_payload(2) is 2 bytes; write our own). */
     append_n(a, &ka, TEST_STREAM, 1);
     uint64_t e = own_epoch(a);
-    uint8_t rec[256], buf[1024];
+    uint8_t rec[256], buf[1024], prev[32];
+    size_t l1 = get_record(a, TEST_STREAM, ka.pk, e, 1, buf);
+    record_hash(buf, l1, prev);
+    build_prev = prev;
     size_t len = build_record(rec, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 2,
                               (const uint8_t *)"abcd", 4);
-    size_t l1 = get_record(a, TEST_STREAM, ka.pk, e, 1, buf);
+    build_prev = NULL;
     assert_code(ingest(b, buf, l1), 0);
 
     uint8_t before[32], after[32];
@@ -528,7 +547,7 @@ static void test_ingest_wrong_key(void **state) {
      * record of the same origin). */
     uint8_t other[256];
     size_t olen = build_record(other, kc.sk, kc.pk, TEST_STREAM, 0, TEST_KIND + 1, ec, 1,
-                               rec + 60, (uint32_t)(len - 124));
+                               rec + 92, (uint32_t)(len - 156));
     memcpy(other + olen - 64, rec + len - 64, 64);
     assert_refused(b, other, olen, JET_EBADSIG);
     /* The genuine one is accepted: the refusals were about the keys. */
@@ -579,6 +598,13 @@ static void test_ingest_gap_repeat_fork(void **state) {
      * 1 there, so seq 2 is a gap. */
     flen = build_record(fork, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e + 1, 2, NULL, 0);
     assert_refused(b, fork, flen, JET_ESEQ);
+    /* The next seq, validly signed, but continuing another history than the one held. */
+    uint8_t other_prev[32];
+    memset(other_prev, 0xab, 32);
+    build_prev = other_prev;
+    flen = build_record(fork, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 3, NULL, 0);
+    build_prev = NULL;
+    assert_refused(b, fork, flen, JET_EFORK);
     /* And in order, the rest goes in. */
     for (uint64_t seq = 3; seq <= 5; seq++)
         assert_code(ingest(b, r[seq], l[seq]), 0);
@@ -636,8 +662,6 @@ static void test_ingest_malformed(void **state) {
     build_record(big, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 1, big_payload,
                  JET_RECORD_MAX_PAYLOAD);
     assert_code(ingest(b, big, big_len - 1), 0);
-    free(big);
-    free(big_payload);
     /* A length field that disagrees with the buffer, in both directions (then re-signed). */
     uint8_t lie[256];
     memcpy(lie, rec, len);
@@ -647,8 +671,16 @@ static void test_ingest_malformed(void **state) {
     jet_put_be32(lie + 8, 6);
     assert_refused(b, lie, len, JET_EDECODE);
     /* The good record was never the problem. */
+    uint8_t prev[32];
+    build_record(big, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 1, big_payload,
+                 JET_RECORD_MAX_PAYLOAD);
+    record_hash(big, big_len - 1, prev);
+    build_prev = prev;
     len = build_record(rec, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 2,
                        (const uint8_t *)"hello", 5);
+    build_prev = NULL;
+    free(big);
+    free(big_payload);
     assert_code(ingest(b, rec, len), 0);
     assert_int_equal(vv(b, TEST_STREAM, ka.pk, e), 2);
     jet_store_free(b);
