@@ -175,8 +175,20 @@ void jet_node_free(jet_node *node) {
     sodium_free(node); /* wipes the secret key with the rest of the struct */
 }
 
+/* What jet_node_init() made, so that a failure removes exactly that and nothing that was there
+ * before (such as the consortium's network key file). */
+enum {
+    MADE_HOME = 1,
+    MADE_NETWORK_FILE = 2, /* the --network-key file, created because it was absent */
+    MADE_NETWORK = 4,
+    MADE_IDENTITY = 8,
+    MADE_CONFIG = 16,
+    MADE_STORE_DIR = 32,
+    MADE_STORE = 64,
+};
+
 /* Reads or creates the network key file given to init, returning the 32 bytes. */
-static int obtain_network_key(const char *file, uint8_t key[32], jet_diag *diag) {
+static int obtain_network_key(const char *file, uint8_t key[32], int *made, jet_diag *diag) {
     if (file == NULL) {
         randombytes_buf(key, 32);
         return 0;
@@ -184,7 +196,10 @@ static int obtain_network_key(const char *file, uint8_t key[32], jet_diag *diag)
     int fd = open(file, O_RDONLY);
     if (fd < 0 && errno == ENOENT) {
         randombytes_buf(key, 32);
-        return write_secret_file(file, key, 32, diag);
+        int rc = write_secret_file(file, key, 32, diag);
+        if (rc == 0)
+            *made |= MADE_NETWORK_FILE;
+        return rc;
     }
     if (fd < 0)
         return jet_diag_fail(diag, JET_EIO, "%s: %s", file, strerror(errno));
@@ -212,18 +227,34 @@ static int node_exists(const char *home) {
     return stat(path, &st) == 0;
 }
 
-static void remove_created(const char *home, int made_home) {
-    static const char *const files[] = {STORE_DIR "/data.mdb", STORE_DIR "/lock.mdb",
-                                        CONFIG_FILE, IDENTITY_FILE, NETWORK_FILE};
+static void remove_created(const char *home, int made, const char *network_key_file) {
+    static const struct {
+        int flag;
+        const char *name;
+    } files[] = {{MADE_STORE, STORE_DIR "/data.mdb"}, {MADE_STORE, STORE_DIR "/lock.mdb"},
+                 {MADE_CONFIG, CONFIG_FILE},         {MADE_IDENTITY, IDENTITY_FILE},
+                 {MADE_NETWORK, NETWORK_FILE}};
     char path[4200];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        path_join(path, sizeof path, home, files[i]);
+        if (!(made & files[i].flag))
+            continue;
+        path_join(path, sizeof path, home, files[i].name);
         unlink(path);
     }
+    if (made & MADE_NETWORK_FILE)
+        unlink(network_key_file);
     path_join(path, sizeof path, home, STORE_DIR);
-    rmdir(path);
-    if (made_home)
+    if (made & MADE_STORE_DIR)
+        rmdir(path);
+    if (made & MADE_HOME)
         rmdir(home);
+}
+
+/* Whether two paths name one file (the --network-key file may be HOME/network.key itself). */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 /* mkdir -p for the parents of `home`; the home itself is made by the caller. */
@@ -266,17 +297,23 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
         return jet_diag_fail(diag, JET_EEXIST,
                              "%s: a node already exists here; nothing was changed", home);
     make_parents(home);
-    int made_home = mkdir(home, 0700) == 0;
-    if (!made_home && errno != EEXIST)
+    int made = 0;
+    if (mkdir(home, 0700) == 0)
+        made |= MADE_HOME;
+    else if (errno != EEXIST)
         return jet_diag_fail(diag, JET_EIO, "%s: %s", home, strerror(errno));
 
     char path[4200];
     uint8_t seed[crypto_sign_SEEDBYTES], pk[32], sk[64], netkey[32];
     char text[64];
-    int rc = obtain_network_key(opt->network_key_file, netkey, diag);
+    int rc = obtain_network_key(opt->network_key_file, netkey, &made, diag);
     if (rc == 0) {
         path_join(path, sizeof path, home, NETWORK_FILE);
-        rc = write_secret_file(path, netkey, 32, diag);
+        if (opt->network_key_file == NULL || !same_file(opt->network_key_file, path)) {
+            rc = write_secret_file(path, netkey, 32, diag);
+            if (rc == 0)
+                made |= MADE_NETWORK;
+        }
     }
     if (rc == 0) {
         randombytes_buf(seed, sizeof seed);
@@ -287,6 +324,8 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
         text[tl++] = '\n';
         path_join(path, sizeof path, home, IDENTITY_FILE);
         rc = write_secret_file(path, text, tl, diag);
+        if (rc == 0)
+            made |= MADE_IDENTITY;
     }
     sodium_memzero(seed, sizeof seed);
     sodium_memzero(sk, sizeof sk);
@@ -300,20 +339,26 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
         c.lead = opt->lead;
         path_join(path, sizeof path, home, CONFIG_FILE);
         rc = jet_config_write(path, &c, diag);
+        if (rc == 0)
+            made |= MADE_CONFIG;
     }
     if (rc == 0) {
         path_join(path, sizeof path, home, STORE_DIR);
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        if (mkdir(path, 0700) == 0)
+            made |= MADE_STORE_DIR;
+        else if (errno != EEXIST)
             rc = jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno));
         jet_store *store = NULL;
         if (rc == 0 && (rc = jet_store_create(path, &store)) != 0)
             store_error(diag, path, rc);
+        if (rc == 0)
+            made |= MADE_STORE;
         jet_store_free(store);
     }
     if (rc == 0)
         rc = jet_node_open(home, out, diag);
     if (rc != 0)
-        remove_created(home, made_home);
+        remove_created(home, made, opt->network_key_file);
     return rc;
 }
 
