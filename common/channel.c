@@ -136,14 +136,26 @@ int jet_channel_static_from_ed25519(const uint8_t ed_sk[64], uint8_t x_sk[32], u
     return 0;
 }
 
-static int keys_from_identity(const jet_channel_identity *id, static_keys *k) {
+/* The static key pair and prologue of an identity. `full` checks the key pair the slow way
+ * (listener start); connects rely on the public half embedded in the libsodium secret key
+ * (seed || public key) and on the memoised public conversion, which keeps each handshake at
+ * five scalar multiplications. The node id must be the public half of the signing key, or
+ * peers would derive another static key from it than the one we prove. */
+static int keys_from_identity(const jet_channel_identity *id, static_keys *k, int full) {
     uint8_t check[32];
-    int rc = jet_channel_static_from_ed25519(id->ed25519_sk, k->x_sk, k->x_pk);
-    /* The node id must be the public half of the signing key, or peers would derive another
-     * static key from it than the one we prove. */
-    if (rc == 0 && (crypto_sign_ed25519_pk_to_curve25519(check, id->ed25519_pk) != 0 ||
-                    sodium_memcmp(check, k->x_pk, 32) != 0))
-        rc = JET_EINVAL;
+    int rc;
+    if (full) {
+        rc = jet_channel_static_from_ed25519(id->ed25519_sk, k->x_sk, k->x_pk);
+        if (rc == 0 && (crypto_sign_ed25519_pk_to_curve25519(check, id->ed25519_pk) != 0 ||
+                        sodium_memcmp(check, k->x_pk, 32) != 0))
+            rc = JET_EINVAL;
+    } else {
+        rc = memcmp(id->ed25519_sk + 32, id->ed25519_pk, 32) != 0 ||
+                     crypto_sign_ed25519_sk_to_curve25519(k->x_sk, id->ed25519_sk) != 0 ||
+                     jet_noise_ed25519_pk_to_x25519(id->ed25519_pk, k->x_pk) != 0
+                 ? JET_EINVAL
+                 : 0;
+    }
     jet_noise_prologue(id->network_key, k->prologue);
     return rc;
 }
@@ -698,8 +710,8 @@ int jet_channel_connect(const jet_channel_config *cfg, const char *host_port,
     memcpy(ch->port, port, sizeof port);
     memcpy(ch->remote_id, remote_id, 32);
     jet_noise_reader_init(&ch->reader, JET_NOISE_MSG2_LEN, 0);
-    if ((rc = keys_from_identity(cfg->identity, &ch->keys)) != 0 ||
-        (rc = crypto_sign_ed25519_pk_to_curve25519(ch->remote_x, remote_id) != 0 ? JET_EINVAL : 0) != 0)
+    if ((rc = keys_from_identity(cfg->identity, &ch->keys, 0)) != 0 ||
+        (rc = jet_noise_ed25519_pk_to_x25519(remote_id, ch->remote_x)) != 0)
         goto fail;
     if ((rc = cfg->cb.next_hs_value(cfg->ctx, &value)) != 0)
         goto fail;
@@ -891,7 +903,7 @@ int jet_listener_start(const jet_channel_config *cfg, const char *host_port, jet
     if ((l = calloc(1, sizeof *l)) == NULL)
         return JET_ENOMEM;
     l->cfg = *cfg;
-    if ((rc = keys_from_identity(cfg->identity, &l->keys)) != 0) {
+    if ((rc = keys_from_identity(cfg->identity, &l->keys, 1)) != 0) {
         sodium_memzero(l, sizeof *l);
         free(l);
         return rc;

@@ -7,6 +7,7 @@
 #include "noise.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,6 +444,37 @@ const uint8_t *jet_noise_handshake_remote_static(const jet_noise_handshake *hs) 
 
 /* ---------------------------------------------------------------- jetsync's IK messages */
 
+enum { ED_MEMO = 64 };
+
+/* Public keys only, so nothing here needs wiping; replaced round-robin when full. */
+static struct {
+    pthread_mutex_t mu;
+    unsigned n, next;
+    uint8_t ed[ED_MEMO][32];
+    uint8_t x[ED_MEMO][32];
+} ed_memo = {PTHREAD_MUTEX_INITIALIZER, 0, 0, {{0}}, {{0}}};
+
+int jet_noise_ed25519_pk_to_x25519(const uint8_t ed[32], uint8_t x[32]) {
+    int found = 0;
+    pthread_mutex_lock(&ed_memo.mu);
+    for (unsigned i = 0; i < ed_memo.n && !found; i++)
+        if (memcmp(ed_memo.ed[i], ed, 32) == 0) {
+            memcpy(x, ed_memo.x[i], 32);
+            found = 1;
+        }
+    pthread_mutex_unlock(&ed_memo.mu);
+    if (found)
+        return 0;
+    if (crypto_sign_ed25519_pk_to_curve25519(x, ed) != 0)
+        return JET_EINVAL;
+    pthread_mutex_lock(&ed_memo.mu);
+    unsigned slot = ed_memo.n < ED_MEMO ? ed_memo.n++ : (ed_memo.next++ % ED_MEMO);
+    memcpy(ed_memo.ed[slot], ed, 32);
+    memcpy(ed_memo.x[slot], x, 32);
+    pthread_mutex_unlock(&ed_memo.mu);
+    return 0;
+}
+
 static const char prologue_name[] = "jetsync/1";
 static const char network_domain[] = "jetsync network key";
 
@@ -484,7 +516,7 @@ int jet_noise_ik_read1(jet_noise_handshake *hs, const uint8_t *msg, size_t len,
     if (n != JET_NOISE_PAYLOAD1_LEN)
         return JET_EDECODE;
     /* The node id must name the key that just proved itself with `ss` and `s`. */
-    if (crypto_sign_ed25519_pk_to_curve25519(x_pk, payload) != 0 ||
+    if (jet_noise_ed25519_pk_to_x25519(payload, x_pk) != 0 ||
         sodium_memcmp(x_pk, hs->rs, 32) != 0)
         return JET_EPEER;
     memcpy(node_id, payload, 32);

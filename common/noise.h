@@ -138,6 +138,12 @@ const uint8_t *jet_noise_handshake_remote_static(const jet_noise_handshake *hs);
 
 /* --- jetsync's IK handshake (docs/protocol.md, "Channel") --- */
 
+/* The X25519 public key of an Ed25519 public key (crypto_sign_ed25519_pk_to_curve25519),
+ * memoised: the conversion costs more than a scalar multiplication and a node meets the same
+ * few peers again and again. The memo holds public keys only; it is shared by the threads of
+ * a process (under a mutex). Returns 0 or JET_EINVAL when `ed` is not a valid key. */
+int jet_noise_ed25519_pk_to_x25519(const uint8_t ed[32], uint8_t x[32]);
+
 /* The prologue (41 bytes): "jetsync/1" (9 ASCII bytes) || BLAKE2b-256, unkeyed, of
  * "jetsync network key" (19 ASCII bytes) || network_key (32 bytes). */
 void jet_noise_prologue(const uint8_t network_key[32], uint8_t out[JET_NOISE_PROLOGUE_LEN]);
