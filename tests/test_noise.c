@@ -219,6 +219,15 @@ static void test_ik_messages(void **state) {
     jet_noise_prologue(nk, pro);
     jet_noise_prologue(nk2, pro2);
     assert_memory_equal(pro, "jetsync/1", 9);
+    {
+        /* The example in docs/protocol.md ("Prologue"). */
+        uint8_t zero[32] = {0}, ex[JET_NOISE_PROLOGUE_LEN];
+        char hex[2 * JET_NOISE_PROLOGUE_LEN + 1];
+        jet_noise_prologue(zero, ex);
+        jet_hex_format(ex, sizeof ex, hex);
+        assert_string_equal(hex, "6a657473796e632f31bf58b3154ab5198f6af22708e4289830817ff6e89ca9"
+                                 "0d26050ba3fb13f6ab9d");
+    }
 
     assert_int_equal(jet_noise_handshake_init(&a, JET_NOISE_IK, 1, pro, sizeof pro, ax, bxp), 0);
     assert_int_equal(jet_noise_handshake_init(&b, JET_NOISE_IK, 0, pro, sizeof pro, bx, NULL), 0);
