@@ -366,7 +366,8 @@ int jet_txn_scan(jet_txn *txn, jet_db db, const void *prefix, size_t plen, const
     rc = mdb_cursor_get(cur, &k, &v, k.mv_size > 0 ? MDB_SET_RANGE : MDB_FIRST);
     int result = 0;
     while (rc == 0) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+        /* (memcmp with a NULL prefix is undefined even for length 0) */
+        if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
             break;
         int r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ctx);
         if (r != 0) {
@@ -388,7 +389,8 @@ int jet_txn_del_prefix(jet_txn *txn, jet_db db, const void *prefix, size_t plen)
         return store_code(rc);
     MDB_val k = {plen, (void *)prefix}, v;
     rc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
-    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+    while (rc == 0 &&
+           (plen == 0 || (k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0))) {
         rc = mdb_cursor_del(cur, 0);
         if (rc != 0)
             break;
