@@ -138,9 +138,10 @@ static int do_withdraw(int argc, char **argv) {
         /* AUTHOR_NODE_ID/slug: only this node's own entries can be withdrawn here. */
         size_t n = (size_t)(slash - ref);
         if (n != strlen(jet_node_id(node)) || strncmp(ref, jet_node_id(node), n) != 0) {
+            rc = cli_fail("withdraw %s: only the author can withdraw an entry, and %.*s is "
+                          "not this node (%s)", ref, (int)n, ref, jet_node_id(node));
             jet_node_free(node);
-            return cli_fail("withdraw %s: only the author can withdraw an entry, and %.*s is "
-                            "not this node (%s)", ref, (int)n, ref, jet_node_id(node));
+            return rc;
         }
         ref = slash + 1;
     }
@@ -168,10 +169,11 @@ static void print_line(const jet_toolkit_entry *e, const double *score) {
 
 static void print_text(const char *label, const char *text) {
     const char *p = text;
+    int indent = (int)strspn(label, " ") + 4;
     printf("%s:\n", label);
     while (*p) {
         size_t n = strcspn(p, "\n");
-        printf("    %.*s\n", (int)n, p);
+        printf("%*s%.*s\n", indent, "", (int)n, p);
         p += n;
         if (*p == '\n')
             p++;
