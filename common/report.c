@@ -282,7 +282,7 @@ static double nice_max(double max) {
     return 10 * p;
 }
 
-enum { CW = 560, CH = 260, ML = 64, MR = 16, MT = 20, MB = 48 };
+enum { CW = 520, CH = 260, ML = 64, MR = 16, MT = 20, MB = 48 };
 
 static void axis(FILE *out, double ymax, int rate) {
     char buf[64];
@@ -503,7 +503,7 @@ static const char css[] =
     "max-width:1100px;color:#222;background:#fff;padding:0 1em}"
     "h1{color:#0b4f8a}h2{border-bottom:2px solid #0b4f8a;padding-bottom:.2em;margin-top:2em}"
     "section .charts{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}"
-    "figcaption{font-size:.85em;color:#555;max-width:560px}"
+    "figcaption{font-size:.85em;color:#555;max-width:520px}"
     "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
     "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
     "thead th{background:#e8f0f8}tbody th{text-align:left}"
@@ -570,7 +570,14 @@ int jet_report_html(const jet_stats_view *v, const jet_report_options *opt, FILE
         fputs("</section>\n", out);
     }
     fprintf(out,
-            "<footer><h3>Marks</h3><p><b>c</b> confidential: the value is suppressed by the "
+            "<footer><h3>Marks</h3><p><svg xmlns='http://www.w3.org/2000/svg' width='36' "
+            "height='18' viewBox='0 0 36 18' role='img'><title>suppressed</title><defs><pattern "
+            "id='hatchkey' width='6' height='6' patternUnits='userSpaceOnUse' "
+            "patternTransform='rotate(45)'><line x1='0' y1='0' x2='0' y2='6' stroke='#999' "
+            "stroke-width='2'/></pattern></defs><rect x='1' y='1' width='34' height='16' "
+            "fill='url(#hatchkey)' stroke='#777' stroke-dasharray='4 2'/><text x='18' y='13' "
+            "font-size='12' text-anchor='middle' font-weight='bold'>c</text></svg> "
+            "<b>c</b> confidential: the value is suppressed by the "
             "region's disclosure control and withheld (threshold k = %u or the region's own, "
             "shown below). It is not zero, and it is marked the same way whether it is a small "
             "count or a cell suppressed to protect one. <b>&ndash;</b> no release for that "
