@@ -69,7 +69,11 @@ typedef struct jet_channel_callbacks {
     /* The write queue fell below half of write_high after jet_channel_send() returned 1. */
     void (*on_writable)(jet_channel *ch);
     /* The channel is closed; `reason` is 0 for a clean close by jet_channel_close(ch, 0). The
-     * channel is freed right after this returns. */
+     * channel is freed right after this returns. Other reasons: UV_EOF (the peer closed),
+     * JET_ETIMEOUT (handshake or idle time-out), JET_EAUTH (handshake decryption or a frame's
+     * authentication failed), JET_ETOOBIG / JET_EDECODE (bad frame), JET_EPEER, JET_EREVOKED,
+     * JET_EREPLAY (refused by authorize), JET_ECANCELED (jet_listener_close), the code given
+     * to jet_channel_close, or a libuv code (UV_ECONNREFUSED, UV_ECONNRESET, ...). */
     void (*on_closed)(jet_channel *ch, int reason);
 } jet_channel_callbacks;
 
