@@ -692,6 +692,10 @@ static int new_epoch_txn(jet_txn *txn, void *arg) {
     return jet_log_new_epoch(txn, arg);
 }
 
+static int put_epoch_txn(jet_txn *txn, void *arg) {
+    return jet_meta_put_u64(txn, "epoch", *(uint64_t *)arg);
+}
+
 static void test_new_epoch(void **state) {
     (void)state;
     const char *dir = jt_tempdir();
@@ -724,6 +728,11 @@ static void test_new_epoch(void **state) {
     assert_ok(jet_store_open(dir, &s));
     assert_int_equal(own_epoch(s), e3);
     assert_int_equal(append_n(s, &a, TEST_STREAM, 1), 3);
+    /* Epochs keep increasing even when the clock is behind the last one (a clock set back). */
+    uint64_t future = e3 + 3600ull * 1000000 * 24 * 365, e4 = 0;
+    assert_ok(jet_store_write(s, put_epoch_txn, &future));
+    assert_ok(jet_store_write(s, new_epoch_txn, &e4));
+    assert_true(e4 > future);
     jet_store_free(s);
     jet_store_free(b);
 }
