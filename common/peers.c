@@ -87,7 +87,7 @@ static int each_one(const void *key, size_t klen, const void *val, size_t vlen, 
         if (memcmp(p.key, e->want_key, 32) != 0)
             return 0;
         *e->found = p;
-        return 1;
+        return p.revoked ? 0 : 1; /* a live entry ends the search; a revoked one may not */
     }
     return e->fn(&p, e->ctx);
 }

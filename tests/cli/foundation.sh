@@ -193,6 +193,21 @@ check "after remove, peer list --json shows it revoked" json_expr "$T/out" \
     "[p['revoked'] for p in d if p['name'] == 'partner-b'] == [True] and [p['revoked'] for p in d if p['name'] == 'partner-e'] == [False]"
 run "$J" peer list --home "$A"
 check "after remove, peer list (text) shows it revoked" grep -q "partner-b.*revoked" "$T/out"
+# A key revoked under one name and added again under another is live under the new name: it
+# cannot be added a third time (the revoked entry must not hide the live one).
+ID_B2=$("$J" id --home "$T/b2")
+succeeds "peer add: a key revoked under another name" "$J" peer add --home "$A" --name partner-b-new --key "$ID_B"
+refuses "peer add: that key again under a third name" "already the peer 'partner-b-new'" \
+    "$J" peer add --home "$A" --name partner-b-third --key "$ID_B"
+succeeds "peer remove: the re-added key" "$J" peer remove --home "$A" partner-b-new
+succeeds "peer add: the first name again, after both are revoked" \
+    "$J" peer add --home "$A" --name partner-b --key "$ID_B"
+run "$J" peer list --home "$A" --json
+check "  ... it is live again under that name" json_expr "$T/out" \
+    "[p['revoked'] for p in d if p['name'] == 'partner-b'] == [False]"
+succeeds "peer remove: and revoked again" "$J" peer remove --home "$A" partner-b
+refuses "peer add: an active name with another key is refused" "another key" \
+    "$J" peer add --home "$A" --name partner-e --key "$ID_B2"
 refuses "peer remove: an unknown peer" 'no peer' "$J" peer remove --home "$A" nobody
 run "$J" peer
 check "peer without a subcommand is a usage error" test "$rc" -ne 0
@@ -203,7 +218,7 @@ run "$J" status --home "$A" --json
 check "status --json exits 0" test "$rc" -eq 0
 check "status --json is valid JSON" json_ok "$T/out"
 check "  ... with \"logs\" and \"peers\" lists" json_expr "$T/out" \
-    "isinstance(d['logs'], list) and isinstance(d['peers'], list) and len(d['peers']) == 2"
+    "isinstance(d['logs'], list) and isinstance(d['peers'], list) and len(d['peers']) == 3"
 check "  ... the node id, region and role" json_expr "$T/out" \
     "d['node_id'] == '$ID_A' and d['region'] == 'SE-Y' and d['role'] == 'region'"
 check "  ... and the revoked peer as revoked" json_expr "$T/out" \
