@@ -8,7 +8,7 @@
  * withdrawal takes the next number too (publishing again after a withdrawal brings the entry
  * back as a new version).
  *
- * jet_toolkit_apply() (views.h) keeps three views in the same transaction as the log:
+ * jet_toolkit_apply() (views.h; toolkit_view.c) keeps three views in the same transaction as the log:
  *   JET_DB_TOOLKIT        id NUL author(32)             -> state(1) version(8) published(8)
  *                                                          epoch(8) seq(8) of the newest entry
  *                                                          version's record in the author's log
