@@ -33,17 +33,16 @@ typedef struct tk_args {
 /* Parses the options of a subcommand (argv[0] = its name). Returns -1 to go on, else the
  * exit status. Positional arguments are left at argv[optind..]. */
 static int parse(int argc, char **argv, tk_args *a) {
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, 'H'},
-        {"json", no_argument, NULL, 'j'},
-        {"history", no_argument, NULL, 'y'},
-        {"category", required_argument, NULL, 'c'},
-        {"lang", required_argument, NULL, 'l'},
-        {"country", required_argument, NULL, 'C'},
-        {"school-level", required_argument, NULL, 's'},
-        {"intervention-level", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"home", required_argument, NULL, 'H'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"history", no_argument, NULL, 'y'},
+                                         {"category", required_argument, NULL, 'c'},
+                                         {"lang", required_argument, NULL, 'l'},
+                                         {"country", required_argument, NULL, 'C'},
+                                         {"school-level", required_argument, NULL, 's'},
+                                         {"intervention-level", required_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     memset(a, 0, sizeof *a);
     optind = 1;
@@ -139,7 +138,8 @@ static int do_withdraw(int argc, char **argv) {
         size_t n = (size_t)(slash - ref);
         if (n != strlen(jet_node_id(node)) || strncmp(ref, jet_node_id(node), n) != 0) {
             rc = cli_fail("withdraw %s: only the author can withdraw an entry, and %.*s is "
-                          "not this node (%s)", ref, (int)n, ref, jet_node_id(node));
+                          "not this node (%s)",
+                          ref, (int)n, ref, jet_node_id(node));
             jet_node_free(node);
             return rc;
         }
@@ -309,19 +309,21 @@ static int check_filter(const jet_toolkit_filter *f) {
     static const char *const levels[] = {"universal", "targeted", "individual", NULL};
     if (f->category && !one_of(f->category, categories))
         return cli_fail("--category: unknown category '%s' (prevention, intervention or "
-                        "compensation)", f->category);
+                        "compensation)",
+                        f->category);
     if (f->intervention_level && !one_of(f->intervention_level, levels))
         return cli_fail("--intervention-level: unknown level '%s' (universal, targeted or "
-                        "individual)", f->intervention_level);
+                        "individual)",
+                        f->intervention_level);
     if (f->lang && !jet_toolkit_lang_tag_valid(f->lang))
-        return cli_fail("--lang: '%s' is not a BCP 47 language tag (such as sv, it, fi)",
-                        f->lang);
+        return cli_fail("--lang: '%s' is not a BCP 47 language tag (such as sv, it, fi)", f->lang);
     if (f->country && (strlen(f->country) != 2))
         return cli_fail("--country: '%s' is not an ISO 3166-1 alpha-2 code (such as SE, IT)",
                         f->country);
     if (f->school_level && strncasecmp(f->school_level, "ISCED", 5) != 0)
         return cli_fail("--school-level: '%s' is not an ISCED level (ISCED0..ISCED8, ISCED3G, "
-                        "ISCED3V, ...)", f->school_level);
+                        "ISCED3V, ...)",
+                        f->school_level);
     return 0;
 }
 
@@ -414,8 +416,8 @@ static int do_show(int argc, char **argv) {
         char when[40];
         format_time(jet_toolkit_entry_published(w), when, sizeof when);
         rc = cli_fail("show %s: withdrawn by its author on %s (version %llu); --history shows "
-                      "its versions", argv[optind], when,
-                      (unsigned long long)jet_toolkit_entry_version(w));
+                      "its versions",
+                      argv[optind], when, (unsigned long long)jet_toolkit_entry_version(w));
         goto out;
     }
     if (a.json)
@@ -471,8 +473,11 @@ int cmd_toolkit_main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } subs[] = {{"publish", do_publish}, {"withdraw", do_withdraw}, {"list", do_list},
-                {"show", do_show},       {"search", do_search}};
+    } subs[] = {{"publish", do_publish},
+                {"withdraw", do_withdraw},
+                {"list", do_list},
+                {"show", do_show},
+                {"search", do_search}};
     if (argc < 2)
         return cli_usage(toolkit_usage);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -44,22 +44,30 @@ _Static_assert(sizeof tab_ext_add == 256 + 1, "U+1E00..U+1EFF");
 /* The characters whose table entry is '*'. */
 static const char *fold_two(uint32_t cp) {
     switch (cp) {
-    case 0x00C6: case 0x00E6: case 0x01E2: case 0x01E3: case 0x01FC: case 0x01FD:
-        return "ae";
-    case 0x00DE: case 0x00FE:
-        return "th";
-    case 0x00DF: case 0x1E9E:
-        return "ss";
-    case 0x0132: case 0x0133:
-        return "ij";
-    case 0x0152: case 0x0153:
-        return "oe";
-    case 0x01C4: case 0x01C5: case 0x01C6: case 0x01F1: case 0x01F2: case 0x01F3:
-        return "dz";
-    case 0x01C7: case 0x01C8: case 0x01C9:
-        return "lj";
-    default:
-        return "nj"; /* U+01CA..U+01CC */
+    case 0x00C6:
+    case 0x00E6:
+    case 0x01E2:
+    case 0x01E3:
+    case 0x01FC:
+    case 0x01FD: return "ae";
+    case 0x00DE:
+    case 0x00FE: return "th";
+    case 0x00DF:
+    case 0x1E9E: return "ss";
+    case 0x0132:
+    case 0x0133: return "ij";
+    case 0x0152:
+    case 0x0153: return "oe";
+    case 0x01C4:
+    case 0x01C5:
+    case 0x01C6:
+    case 0x01F1:
+    case 0x01F2:
+    case 0x01F3: return "dz";
+    case 0x01C7:
+    case 0x01C8:
+    case 0x01C9: return "lj";
+    default: return "nj"; /* U+01CA..U+01CC */
     }
 }
 
@@ -181,13 +189,26 @@ static uint32_t lower_other(uint32_t cp) {
     if (cp >= 0x0391 && cp <= 0x03A9 && cp != 0x03A2)
         return cp + 0x20;
     switch (cp) { /* Greek vowels with tonos or dialytika */
-    case 0x0386: case 0x03AC: return 0x03B1;
-    case 0x0388: case 0x03AD: return 0x03B5;
-    case 0x0389: case 0x03AE: return 0x03B7;
-    case 0x038A: case 0x03AF: case 0x03AA: case 0x03CA: case 0x0390: return 0x03B9;
-    case 0x038C: case 0x03CC: return 0x03BF;
-    case 0x038E: case 0x03CD: case 0x03AB: case 0x03CB: case 0x03B0: return 0x03C5;
-    case 0x038F: case 0x03CE: return 0x03C9;
+    case 0x0386:
+    case 0x03AC: return 0x03B1;
+    case 0x0388:
+    case 0x03AD: return 0x03B5;
+    case 0x0389:
+    case 0x03AE: return 0x03B7;
+    case 0x038A:
+    case 0x03AF:
+    case 0x03AA:
+    case 0x03CA:
+    case 0x0390: return 0x03B9;
+    case 0x038C:
+    case 0x03CC: return 0x03BF;
+    case 0x038E:
+    case 0x03CD:
+    case 0x03AB:
+    case 0x03CB:
+    case 0x03B0: return 0x03C5;
+    case 0x038F:
+    case 0x03CE: return 0x03C9;
     case 0x03C2: return 0x03C3; /* final sigma */
     default: break;
     }

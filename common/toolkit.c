@@ -145,8 +145,8 @@ static const char *const levels[] = {"universal", "targeted", "individual", NULL
 static const char *const intensities[] = {"one-off", "recurring", "continuous", NULL};
 static const char *const fundings[] = {"EU", "national", "regional", "local", "private", NULL};
 static const char *const school_levels[] = {
-    "ISCED0", "ISCED1", "ISCED2", "ISCED2G", "ISCED2V", "ISCED3", "ISCED3G", "ISCED3V",
-    "ISCED4", "ISCED4G", "ISCED4V", "ISCED5", "ISCED6", "ISCED7", "ISCED8", NULL};
+    "ISCED0", "ISCED1",  "ISCED2",  "ISCED2G", "ISCED2V", "ISCED3", "ISCED3G", "ISCED3V",
+    "ISCED4", "ISCED4G", "ISCED4V", "ISCED5",  "ISCED6",  "ISCED7", "ISCED8",  NULL};
 
 static int check_enum(jet_toolkit_problem *p, const char *field, const char *s,
                       const char *const *set, const char *list) {
@@ -156,8 +156,8 @@ static int check_enum(jet_toolkit_problem *p, const char *field, const char *s,
 }
 
 /* A repeated enumerated field: known values, no duplicates, at most max. */
-static int check_enum_list(jet_toolkit_problem *p, const char *name, char **v, size_t n,
-                           size_t max, const char *const *set, const char *list) {
+static int check_enum_list(jet_toolkit_problem *p, const char *name, char **v, size_t n, size_t max,
+                           const char *const *set, const char *list) {
     char field[64];
     if (n > max)
         return problem(p, name, "too many values: %zu, the limit is %zu", n, max);
@@ -308,8 +308,7 @@ static int check_url(jet_toolkit_problem *p, const char *field, const char *s) {
     if (check_text(p, field, s, JET_TOOLKIT_MAX_URL, 0))
         return JET_EVALIDATE;
     if (!is_url(s))
-        return problem(p, field, "not a URL: '%.60s' (http://, https:// or mailto:, no spaces)",
-                       s);
+        return problem(p, field, "not a URL: '%.60s' (http://, https:// or mailto:, no spaces)", s);
     return 0;
 }
 
@@ -327,13 +326,13 @@ int jet__toolkit_validate_pb(const Jet__Toolkit__Entry *e, jet_toolkit_problem *
         check_text(p, "body", e->body, JET_TOOLKIT_MAX_BODY, 1))
         return JET_EVALIDATE;
     if (!is_set(e->category))
-        return problem(p, "category", "missing: this field is required (one of: prevention, "
-                                      "intervention, compensation)");
+        return problem(p, "category",
+                       "missing: this field is required (one of: prevention, "
+                       "intervention, compensation)");
     if (check_enum(p, "category", e->category, categories,
                    "prevention, intervention, compensation"))
         return JET_EVALIDATE;
-    if (is_set(e->type) &&
-        check_enum(p, "type", e->type, types, "practice, project, policy, tool"))
+    if (is_set(e->type) && check_enum(p, "type", e->type, types, "practice, project, policy, tool"))
         return JET_EVALIDATE;
     if (is_set(e->country) && !jet_toolkit_codes_country(e->country))
         return problem(p, "country",
@@ -351,8 +350,10 @@ int jet__toolkit_validate_pb(const Jet__Toolkit__Entry *e, jet_toolkit_problem *
     for (size_t i = 0; i < e->n_languages; i++) {
         snprintf(f, sizeof f, "languages[%zu]", i);
         if (!jet_toolkit_lang_tag_valid(str_or_empty(e->languages[i])))
-            return problem(p, f, "'%.40s' is not a BCP 47 language tag (such as sv, it, fi, "
-                                 "en-GB)", str_or_empty(e->languages[i]));
+            return problem(p, f,
+                           "'%.40s' is not a BCP 47 language tag (such as sv, it, fi, "
+                           "en-GB)",
+                           str_or_empty(e->languages[i]));
         for (size_t j = 0; j < i; j++)
             if (strcasecmp(e->languages[i], e->languages[j]) == 0)
                 return problem(p, f, "'%s' is listed twice", e->languages[i]);
@@ -360,8 +361,8 @@ int jet__toolkit_validate_pb(const Jet__Toolkit__Entry *e, jet_toolkit_problem *
     if (check_enum_list(p, "school_level", e->school_level, e->n_school_level,
                         JET_TOOLKIT_MAX_SCHOOL_LEVELS, school_levels,
                         "ISCED0..ISCED8, ISCED2G, ISCED2V, ISCED3G, ISCED3V, ISCED4G, ISCED4V") ||
-        check_enum_list(p, "intervention_level", e->intervention_level,
-                        e->n_intervention_level, 3, levels, "universal, targeted, individual"))
+        check_enum_list(p, "intervention_level", e->intervention_level, e->n_intervention_level, 3,
+                        levels, "universal, targeted, individual"))
         return JET_EVALIDATE;
     if (is_set(e->intensity) &&
         check_enum(p, "intensity", e->intensity, intensities, "one-off, recurring, continuous"))
@@ -371,8 +372,8 @@ int jet__toolkit_validate_pb(const Jet__Toolkit__Entry *e, jet_toolkit_problem *
         return JET_EVALIDATE;
     if (e->target_age) {
         if (e->target_age->from > JET_TOOLKIT_MAX_AGE)
-            return problem(p, "target_age.from", "%u is out of range 0..%d",
-                           e->target_age->from, JET_TOOLKIT_MAX_AGE);
+            return problem(p, "target_age.from", "%u is out of range 0..%d", e->target_age->from,
+                           JET_TOOLKIT_MAX_AGE);
         if (e->target_age->to > JET_TOOLKIT_MAX_AGE)
             return problem(p, "target_age.to", "%u is out of range 0..%d", e->target_age->to,
                            JET_TOOLKIT_MAX_AGE);
@@ -443,8 +444,7 @@ int jet__toolkit_validate_pb(const Jet__Toolkit__Entry *e, jet_toolkit_problem *
         const char *lang = str_or_empty(t->lang);
         snprintf(f, sizeof f, "translations.%.40s", lang);
         if (!jet_toolkit_lang_tag_valid(lang))
-            return problem(p, f, "'%.40s' is not a BCP 47 language tag (such as sv, it, en)",
-                           lang);
+            return problem(p, f, "'%.40s' is not a BCP 47 language tag (such as sv, it, en)", lang);
         for (size_t j = 0; j < i; j++)
             if (strcasecmp(lang, str_or_empty(e->translations[j]->lang)) == 0)
                 return problem(p, f, "a second translation into '%s'", lang);
@@ -583,4 +583,3 @@ int jet_toolkit_withdraw(jet_store *store, const uint8_t sk[64], const char *id,
         *version = c.version;
     return rc;
 }
-

@@ -8,8 +8,8 @@
  * withdrawal takes the next number too (publishing again after a withdrawal brings the entry
  * back as a new version).
  *
- * jet_toolkit_apply() (views.h; toolkit_view.c) keeps three views in the same transaction as the log:
- *   JET_DB_TOOLKIT        id NUL author(32)             -> state(1) version(8) published(8)
+ * jet_toolkit_apply() (views.h; toolkit_view.c) keeps three views in the same transaction as the
+ * log: JET_DB_TOOLKIT        id NUL author(32)             -> state(1) version(8) published(8)
  *                                                          epoch(8) seq(8) of the newest entry
  *                                                          version's record in the author's log
  *   JET_DB_TOOLKIT_HIST   id NUL author(32) version(8)  -> kind(1) epoch(8) seq(8)
@@ -48,7 +48,7 @@ enum {
 
 /* Every size limit of an entry (bytes of UTF-8 unless a count). */
 enum {
-    JET_TOOLKIT_MAX_FILE = 256 * 1024,   /* the JSON file and the encoded entry */
+    JET_TOOLKIT_MAX_FILE = 256 * 1024, /* the JSON file and the encoded entry */
     JET_TOOLKIT_MAX_ID = 64,
     JET_TOOLKIT_MAX_TITLE = 300,
     JET_TOOLKIT_MAX_SUMMARY = 2048,
@@ -67,7 +67,7 @@ enum {
     JET_TOOLKIT_MAX_URL = 2048,
     JET_TOOLKIT_MAX_TRANSLATIONS = 32,
     JET_TOOLKIT_MAX_AGE = 120,
-    JET_TOOLKIT_MAX_RESULTS = 1000,      /* search results returned at most */
+    JET_TOOLKIT_MAX_RESULTS = 1000, /* search results returned at most */
 };
 
 /* One version of an entry, or a withdrawal (then only id, author, version and time are set).
@@ -138,7 +138,7 @@ typedef int (*jet_toolkit_entry_fn)(const jet_toolkit_entry *e, void *ctx);
 /* Filters of `toolkit list`; NULL members match everything. */
 typedef struct jet_toolkit_filter {
     const char *category;
-    const char *lang;               /* BCP 47 prefix match against languages and translations */
+    const char *lang; /* BCP 47 prefix match against languages and translations */
     const char *country;
     const char *school_level;
     const char *intervention_level;

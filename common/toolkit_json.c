@@ -221,7 +221,8 @@ static const char *type_name(const json_t *v) {
     case JSON_STRING: return "a string";
     case JSON_INTEGER: return "a number";
     case JSON_REAL: return "a number";
-    case JSON_TRUE: case JSON_FALSE: return "true/false";
+    case JSON_TRUE:
+    case JSON_FALSE: return "true/false";
     default: return "null";
     }
 }
@@ -368,8 +369,7 @@ static int get_target_age(reader *r, const json_t *v, Jet__Toolkit__Entry *e) {
             get_age(r, json_object_get(v, "to"), "target_age.to", &a->to))
             return r->code;
     } else {
-        return fail(r, "target_age", "expected {\"from\": .., \"to\": ..}, found %s",
-                    type_name(v));
+        return fail(r, "target_age", "expected {\"from\": .., \"to\": ..}, found %s", type_name(v));
     }
     e->target_age = a;
     return 0;
@@ -465,13 +465,15 @@ static int get_contacts(reader *r, const json_t *v, Jet__Toolkit__Entry *e) {
         e->contacts[i] = c;
         snprintf(f, sizeof f, "contacts[%zu]", i);
         if (!json_is_object(cj))
-            return fail(r, f, "expected an object {\"organisation\", \"role\", \"address\"}, "
-                              "found %s", type_name(cj));
+            return fail(r, f,
+                        "expected an object {\"organisation\", \"role\", \"address\"}, "
+                        "found %s",
+                        type_name(cj));
         if (only_known(r, cj, f, known, "organisation, role, address, email, url"))
             return r->code;
-#define CONTACT_FIELD(name)                                                        \
-    snprintf(f, sizeof f, "contacts[%zu]." #name, i);                              \
-    if (get_string(r, json_object_get(cj, #name), f, &c->name))                    \
+#define CONTACT_FIELD(name)                                                                        \
+    snprintf(f, sizeof f, "contacts[%zu]." #name, i);                                              \
+    if (get_string(r, json_object_get(cj, #name), f, &c->name))                                    \
         return r->code;
         CONTACT_FIELD(organisation)
         CONTACT_FIELD(role)
@@ -532,8 +534,10 @@ static int get_translations(reader *r, const json_t *v, Jet__Toolkit__Entry *e) 
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_object(v))
-        return fail(r, "translations", "expected an object {\"<language>\": {\"title\", "
-                                       "\"summary\", \"body\"}}, found %s", type_name(v));
+        return fail(r, "translations",
+                    "expected an object {\"<language>\": {\"title\", "
+                    "\"summary\", \"body\"}}, found %s",
+                    type_name(v));
     if (json_object_size(v) > JET_TOOLKIT_MAX_TRANSLATIONS)
         return fail(r, "translations", "too many translations: %zu, the limit is %d",
                     json_object_size(v), JET_TOOLKIT_MAX_TRANSLATIONS);
@@ -584,11 +588,11 @@ static int build(reader *r, const json_t *root, Jet__Toolkit__Entry *e) {
                    "school_level, intervention_level, intensity, funding, target_age, outcomes, "
                    "contacts, links, translations"))
         return r->code;
-#define STR(name)                                                                  \
-    if (get_string(r, json_object_get(root, #name), #name, &e->name))              \
+#define STR(name)                                                                                  \
+    if (get_string(r, json_object_get(root, #name), #name, &e->name))                              \
         return r->code;
-#define CODE(name, c)                                                              \
-    if (get_code(r, json_object_get(root, #name), #name, c, &e->name))             \
+#define CODE(name, c)                                                                              \
+    if (get_code(r, json_object_get(root, #name), #name, c, &e->name))                             \
         return r->code;
     STR(id)
     STR(title)
@@ -602,8 +606,7 @@ static int build(reader *r, const json_t *root, Jet__Toolkit__Entry *e) {
     if (get_code_list(r, json_object_get(root, "languages"), "languages", CASE_LANG,
                       JET_TOOLKIT_MAX_LANGUAGES, &e->languages, &e->n_languages, NULL) ||
         get_code_list(r, json_object_get(root, "school_level"), "school_level", CASE_UPPER,
-                      JET_TOOLKIT_MAX_SCHOOL_LEVELS, &e->school_level, &e->n_school_level,
-                      NULL) ||
+                      JET_TOOLKIT_MAX_SCHOOL_LEVELS, &e->school_level, &e->n_school_level, NULL) ||
         get_code_list(r, json_object_get(root, "intervention_level"), "intervention_level",
                       CASE_LOWER, 3, &e->intervention_level, &e->n_intervention_level,
                       &e->intervention_level_scalar))
@@ -645,8 +648,8 @@ int jet_toolkit_json_read(const char *name, const char *text, size_t len, jet_to
     r.len = len;
     *out = NULL;
     if (len > JET_TOOLKIT_MAX_FILE)
-        return jet_diag_fail(diag, JET_ETOOBIG, "%s: %zu bytes; an entry is at most %d bytes",
-                             name, len, JET_TOOLKIT_MAX_FILE);
+        return jet_diag_fail(diag, JET_ETOOBIG, "%s: %zu bytes; an entry is at most %d bytes", name,
+                             len, JET_TOOLKIT_MAX_FILE);
     if (!jet_textfold_utf8_valid(text, len, &bad)) {
         int line, col;
         line_col_of_offset(text, bad, &line, &col);
@@ -782,8 +785,9 @@ json_t *jet_toolkit_json_from_entry(const jet_toolkit_entry *entry) {
     json_object_set_new(o, "intensity", str_or_null(e->intensity));
     json_object_set_new(o, "funding", str_array(e->funding, e->n_funding));
     if (e->target_age)
-        json_object_set_new(o, "target_age", json_pack("{s:i,s:i}", "from", (int)e->target_age->from,
-                                                       "to", (int)e->target_age->to));
+        json_object_set_new(
+            o, "target_age",
+            json_pack("{s:i,s:i}", "from", (int)e->target_age->from, "to", (int)e->target_age->to));
     else
         json_object_set_new(o, "target_age", json_null());
     if (!e->outcomes) {
@@ -794,9 +798,9 @@ json_t *jet_toolkit_json_from_entry(const jet_toolkit_entry *entry) {
         json_t *oc = json_object(), *figs = json_array();
         json_object_set_new(oc, "text", str_or_null(e->outcomes->text));
         for (size_t i = 0; i < e->outcomes->n_figures; i++)
-            json_array_append_new(figs, json_pack("{s:s,s:s}", "label",
-                                                  e->outcomes->figures[i]->label, "value",
-                                                  e->outcomes->figures[i]->value));
+            json_array_append_new(figs,
+                                  json_pack("{s:s,s:s}", "label", e->outcomes->figures[i]->label,
+                                            "value", e->outcomes->figures[i]->value));
         json_object_set_new(oc, "key_figures", figs);
         json_object_set_new(o, "outcomes", oc);
     }
@@ -814,8 +818,8 @@ json_t *jet_toolkit_json_from_entry(const jet_toolkit_entry *entry) {
     a = json_array();
     for (size_t i = 0; i < e->n_links; i++) {
         if (e->links[i]->title && e->links[i]->title[0])
-            json_array_append_new(a, json_pack("{s:s,s:s}", "url", e->links[i]->url, "title",
-                                               e->links[i]->title));
+            json_array_append_new(
+                a, json_pack("{s:s,s:s}", "url", e->links[i]->url, "title", e->links[i]->title));
         else
             json_array_append_new(a, json_string(e->links[i]->url));
     }

@@ -127,8 +127,8 @@ static int load_entry(jet_txn *txn, const uint8_t author[32], uint64_t epoch, ui
     return *out ? 0 : JET_ENOMEM;
 }
 
-static jet_toolkit_entry *withdrawal_new(const char *id, const uint8_t author[32],
-                                         uint64_t version, int64_t when) {
+static jet_toolkit_entry *withdrawal_new(const char *id, const uint8_t author[32], uint64_t version,
+                                         int64_t when) {
     jet_toolkit_entry *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
@@ -421,12 +421,9 @@ int jet_toolkit_apply(jet_txn *txn, const jet_record *rec) {
     if (rec->stream != JET_STREAM_TOOLKIT)
         return JET_EINVAL;
     switch (rec->kind) {
-    case JET_TOOLKIT_KIND_ENTRY:
-        return apply_entry(txn, rec);
-    case JET_TOOLKIT_KIND_WITHDRAWAL:
-        return apply_withdrawal(txn, rec);
-    default:
-        return JET_EDECODE;
+    case JET_TOOLKIT_KIND_ENTRY: return apply_entry(txn, rec);
+    case JET_TOOLKIT_KIND_WITHDRAWAL: return apply_withdrawal(txn, rec);
+    default: return JET_EDECODE;
     }
 }
 
@@ -496,8 +493,10 @@ int jet_toolkit_resolve(jet_store *store, const char *ref, uint8_t author[32], c
         c.id = ref;
     }
     if (!jet__toolkit_is_slug(c.id))
-        return jet_diag_fail(diag, JET_EINVAL, "'%.80s' is not an entry id (a slug such as "
-                                               "'meglio-dopo-insieme')", c.id);
+        return jet_diag_fail(diag, JET_EINVAL,
+                             "'%.80s' is not an entry id (a slug such as "
+                             "'meglio-dopo-insieme')",
+                             c.id);
     if (slash) {
         rc = jet_store_read(store, exists_txn, &c);
         if (rc == JET_ENOTFOUND)
@@ -890,4 +889,3 @@ int jet_toolkit_search(jet_store *store, const char *text, jet_toolkit_hit_fn fn
     free(c.hits);
     return rc;
 }
-

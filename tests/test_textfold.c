@@ -15,7 +15,8 @@ static void test_utf8_valid(void **state) {
     (void)state;
     assert_true(jet_textfold_utf8_valid("", 0, NULL));
     assert_true(jet_textfold_utf8_valid("plain ascii", 11, NULL));
-    assert_true(jet_textfold_utf8_valid("Närvaro Ødeshög ș ț €  🙂", strlen("Närvaro Ødeshög ș ț €  🙂"), NULL));
+    assert_true(jet_textfold_utf8_valid("Närvaro Ødeshög ș ț €  🙂",
+                                        strlen("Närvaro Ødeshög ș ț €  🙂"), NULL));
     /* a lone continuation byte */
     assert_false(jet_textfold_utf8_valid("ab\x80", 3, &bad));
     assert_int_equal(bad, 2);
@@ -46,22 +47,24 @@ static void check_fold(const char *in, const char *want) {
 
 static void test_fold_latin(void **state) {
     (void)state;
-    check_fold("Åsa ÄRLIG Öberg", "asa arlig oberg");              /* Swedish */
+    check_fold("Åsa ÄRLIG Öberg", "asa arlig oberg");                           /* Swedish */
     check_fold("Koulunkäynnin keskeyttämistä", "koulunkaynnin keskeyttamista"); /* Finnish */
-    check_fold("Østfold Ærø blåbær", "ostfold aero blabaer");     /* Norwegian, Danish */
-    check_fold("Straße STRASSE", "strasse strasse");              /* German */
+    check_fold("Østfold Ærø blåbær", "ostfold aero blabaer");         /* Norwegian, Danish */
+    check_fold("Straße STRASSE", "strasse strasse");                  /* German */
     check_fold("Ștefan Țară Şcoală Ţară", "stefan tara scoala tara"); /* Romanian, both forms */
     check_fold("înțelegere ăâ", "intelegere aa");
     check_fold("Fundació Ocupació Llindar", "fundacio ocupacio llindar"); /* Catalan */
-    check_fold("Perché è così", "perche e cosi");                 /* Italian */
-    check_fold("Ça, élève, Noël", "ca, eleve, noel");             /* French */
-    check_fold("Łódź Żółć", "lodz zolc");                         /* Polish */
-    check_fold("Þór Garðar", "thor gardar");                      /* Icelandic */
-    check_fold("Ŋuorra čáppa đ", "nuorra cappa d");               /* Sámi */
-    check_fold("Tiếng Việt", "tieng viet");                       /* Latin Extended Additional */
-    check_fold("A\xCC\x8A" "sa", "asa");                           /* decomposed Å */
-    check_fold("ΑΘΉΝΑ МОСКВА", "αθηνα москва");                   /* Greek, Cyrillic case */
-    check_fold("中文 3×4", "中文 3×4");                             /* kept as they are */
+    check_fold("Perché è così", "perche e cosi");                         /* Italian */
+    check_fold("Ça, élève, Noël", "ca, eleve, noel");                     /* French */
+    check_fold("Łódź Żółć", "lodz zolc");                                 /* Polish */
+    check_fold("Þór Garðar", "thor gardar");                              /* Icelandic */
+    check_fold("Ŋuorra čáppa đ", "nuorra cappa d");                       /* Sámi */
+    check_fold("Tiếng Việt", "tieng viet"); /* Latin Extended Additional */
+    check_fold("A\xCC\x8A"
+               "sa",
+               "asa");                          /* decomposed Å */
+    check_fold("ΑΘΉΝΑ МОСКВА", "αθηνα москва"); /* Greek, Cyrillic case */
+    check_fold("中文 3×4", "中文 3×4");         /* kept as they are */
 }
 
 static void test_fold_truncates_on_boundary(void **state) {
@@ -95,8 +98,8 @@ static void test_tokens(void **state) {
     const char *s = "#jagmed – Plug In 2.0, sportello d’ascolto; Nuoriso-ohjaajat «Närvaro»!";
     (void)state;
     assert_int_equal(jet_textfold_tokens(s, strlen(s), collect, &t), 0);
-    const char *want[] = {"jagmed", "plug", "in", "2", "0", "sportello", "d", "ascolto",
-                          "nuoriso", "ohjaajat", "narvaro"};
+    const char *want[] = {"jagmed", "plug",    "in",      "2",        "0",      "sportello",
+                          "d",      "ascolto", "nuoriso", "ohjaajat", "narvaro"};
     assert_int_equal(t.n, 11);
     for (int i = 0; i < 11; i++)
         assert_string_equal(t.v[i], want[i]);
@@ -131,7 +134,10 @@ static void test_tokens_stop(void **state) {
 static void test_tokens_invalid_utf8_separates(void **state) {
     toks t = {.n = 0};
     (void)state;
-    assert_int_equal(jet_textfold_tokens("ab\xFF" "cd", 5, collect, &t), 0);
+    assert_int_equal(jet_textfold_tokens("ab\xFF"
+                                         "cd",
+                                         5, collect, &t),
+                     0);
     assert_int_equal(t.n, 2);
     assert_string_equal(t.v[0], "ab");
     assert_string_equal(t.v[1], "cd");

@@ -337,11 +337,11 @@ static void test_round_trip_every_field(void **state) {
     assert_ok(jet_toolkit_get(sa, a.pk, "shapes", &e, NULL));
     json_t *got = without_meta(jet_toolkit_json_from_entry(e));
     json_t *exp = json_pack(
-        "{s:s,s:s,s:s,s:n,s:s,s:n,s:n,s:n,s:[],s:[],s:[s,s],s:n,s:[],s:n,s:s,s:[],s:[],s:{}}",
-        "id", "shapes", "title", "T", "summary", "S", "body", "category", "prevention", "type",
-        "country", "region", "languages", "school_level", "intervention_level", "universal",
-        "targeted", "intensity", "funding", "target_age", "outcomes", "Only text.", "contacts",
-        "links", "translations");
+        "{s:s,s:s,s:s,s:n,s:s,s:n,s:n,s:n,s:[],s:[],s:[s,s],s:n,s:[],s:n,s:s,s:[],s:[],s:{}}", "id",
+        "shapes", "title", "T", "summary", "S", "body", "category", "prevention", "type", "country",
+        "region", "languages", "school_level", "intervention_level", "universal", "targeted",
+        "intensity", "funding", "target_age", "outcomes", "Only text.", "contacts", "links",
+        "translations");
     assert_json_equal(got, exp);
     json_decref(got);
     json_decref(exp);
@@ -371,7 +371,7 @@ static void test_canonical_case(void **state) {
 }
 
 typedef struct bad_case {
-    const char *json; /* members added to a valid minimal entry (or a whole document) */
+    const char *json;  /* members added to a valid minimal entry (or a whole document) */
     const char *field; /* expected in the message as field 'X' ("" = no field) */
     int code;
 } bad_case;
@@ -438,14 +438,22 @@ static void expect_bad(jet_store *st, const char *json, const char *field, int c
 
 static void test_validation_rules(void **state) {
     static const bad_case cases[] = {
-        {"{\"title\": \"T\", \"summary\": \"S\", \"category\": \"prevention\"}", "id", JET_EVALIDATE},
-        {"{\"id\": \"x\", \"summary\": \"S\", \"category\": \"prevention\"}", "title", JET_EVALIDATE},
-        {"{\"id\": \"x\", \"title\": \"T\", \"category\": \"prevention\"}", "summary", JET_EVALIDATE},
+        {"{\"title\": \"T\", \"summary\": \"S\", \"category\": \"prevention\"}", "id",
+         JET_EVALIDATE},
+        {"{\"id\": \"x\", \"summary\": \"S\", \"category\": \"prevention\"}", "title",
+         JET_EVALIDATE},
+        {"{\"id\": \"x\", \"title\": \"T\", \"category\": \"prevention\"}", "summary",
+         JET_EVALIDATE},
         {"{\"id\": \"x\", \"title\": \"T\", \"summary\": \"S\"}", "category", JET_EVALIDATE},
-        {"{\"id\": \"x\", \"title\": \"  \", \"summary\": \"S\", \"category\": \"prevention\"}", "title", JET_EVALIDATE},
-        {"{\"id\": \"Not A Slug\", \"title\": \"T\", \"summary\": \"S\", \"category\": \"prevention\"}", "id", JET_EVALIDATE},
-        {"{\"id\": \"a--b\", \"title\": \"T\", \"summary\": \"S\", \"category\": \"prevention\"}", "id", JET_EVALIDATE},
-        {"{\"id\": \"x\", \"title\": \"T\", \"summary\": \"S\", \"category\": \"cure\"}", "category", JET_EVALIDATE},
+        {"{\"id\": \"x\", \"title\": \"  \", \"summary\": \"S\", \"category\": \"prevention\"}",
+         "title", JET_EVALIDATE},
+        {"{\"id\": \"Not A Slug\", \"title\": \"T\", \"summary\": \"S\", \"category\": "
+         "\"prevention\"}",
+         "id", JET_EVALIDATE},
+        {"{\"id\": \"a--b\", \"title\": \"T\", \"summary\": \"S\", \"category\": \"prevention\"}",
+         "id", JET_EVALIDATE},
+        {"{\"id\": \"x\", \"title\": \"T\", \"summary\": \"S\", \"category\": \"cure\"}",
+         "category", JET_EVALIDATE},
         {"{" BASE ", \"type\": \"manual\"}", "type", JET_EVALIDATE},
         {"{" BASE ", \"intervention_level\": \"some\"}", "intervention_level[0]", JET_EVALIDATE},
         {"{" BASE ", \"intensity\": \"daily\"}", "intensity", JET_EVALIDATE},
@@ -462,24 +470,31 @@ static void test_validation_rules(void **state) {
         {"{" BASE ", \"school_level\": [\"ISCED9\"]}", "school_level[0]", JET_EVALIDATE},
         {"{" BASE ", \"school_level\": [\"primary\"]}", "school_level[0]", JET_EVALIDATE},
         {"{" BASE ", \"target_age\": {\"from\": 14, \"to\": 11}}", "target_age", JET_EVALIDATE},
-        {"{" BASE ", \"target_age\": {\"from\": -1, \"to\": 11}}", "target_age.from", JET_EVALIDATE},
+        {"{" BASE ", \"target_age\": {\"from\": -1, \"to\": 11}}", "target_age.from",
+         JET_EVALIDATE},
         {"{" BASE ", \"target_age\": {\"from\": 1, \"to\": 121}}", "target_age.to", JET_EVALIDATE},
-        {"{" BASE ", \"target_age\": {\"from\": 1.5, \"to\": 3}}", "target_age.from", JET_EVALIDATE},
+        {"{" BASE ", \"target_age\": {\"from\": 1.5, \"to\": 3}}", "target_age.from",
+         JET_EVALIDATE},
         {"{" BASE ", \"target_age\": {\"from\": 1}}", "target_age.to", JET_EVALIDATE},
         {"{" BASE ", \"titel\": \"T\"}", "titel", JET_EVALIDATE},
         {"{" BASE ", \"body\": 5}", "body", JET_EVALIDATE},
-        {"{" BASE ", \"contacts\": [{\"role\": \"r\"}]}", "contacts[0].organisation", JET_EVALIDATE},
-        {"{" BASE ", \"contacts\": [{\"organisation\": \"o\", \"email\": \"nobody\"}]}", "contacts[0].email", JET_EVALIDATE},
-        {"{" BASE ", \"contacts\": [{\"organisation\": \"o\", \"phone\": \"1\"}]}", "contacts[0].phone", JET_EVALIDATE},
+        {"{" BASE ", \"contacts\": [{\"role\": \"r\"}]}", "contacts[0].organisation",
+         JET_EVALIDATE},
+        {"{" BASE ", \"contacts\": [{\"organisation\": \"o\", \"email\": \"nobody\"}]}",
+         "contacts[0].email", JET_EVALIDATE},
+        {"{" BASE ", \"contacts\": [{\"organisation\": \"o\", \"phone\": \"1\"}]}",
+         "contacts[0].phone", JET_EVALIDATE},
         {"{" BASE ", \"links\": [{\"title\": \"t\"}]}", "links[0].url", JET_EVALIDATE},
         {"{" BASE ", \"links\": [\"www.example.org\"]}", "links[0].url", JET_EVALIDATE},
-        {"{" BASE ", \"translations\": {\"xx-yy\": {\"title\": \"t\"}}}", "translations.xx-YY", JET_EVALIDATE},
+        {"{" BASE ", \"translations\": {\"xx-yy\": {\"title\": \"t\"}}}", "translations.xx-YY",
+         JET_EVALIDATE},
         {"{" BASE ", \"translations\": {\"sv\": {}}}", "translations.sv", JET_EVALIDATE},
-        {"{" BASE ", \"outcomes\": {\"key_figures\": [{\"label\": \"l\"}]}}", "outcomes.key_figures[0].value", JET_EVALIDATE},
-        {"{" BASE ", \"title\": \"again\"}", "", JET_EVALIDATE},        /* duplicate member */
-        {"{" BASE ", }", "", JET_EVALIDATE},                            /* syntax */
+        {"{" BASE ", \"outcomes\": {\"key_figures\": [{\"label\": \"l\"}]}}",
+         "outcomes.key_figures[0].value", JET_EVALIDATE},
+        {"{" BASE ", \"title\": \"again\"}", "", JET_EVALIDATE}, /* duplicate member */
+        {"{" BASE ", }", "", JET_EVALIDATE},                     /* syntax */
         {"[1, 2]", "entry", JET_EVALIDATE},
-        {"{" BASE ", \"region\": \"Tr\xf6ndelag\"}", "", JET_EVALIDATE},  /* Latin-1, not UTF-8 */
+        {"{" BASE ", \"region\": \"Tr\xf6ndelag\"}", "", JET_EVALIDATE}, /* Latin-1, not UTF-8 */
         {"{" BASE ", \"region\": \"a\\u0007b\"}", "region", JET_EVALIDATE},
     };
     jet_store *st = new_store();
@@ -497,9 +512,11 @@ static void test_validation_rules(void **state) {
         {with_string("body", 'a', JET_TOOLKIT_MAX_BODY + 1), "body"},
         {with_string("region", 'a', JET_TOOLKIT_MAX_REGION + 1), "region"},
         {with_list("languages", "\"sv\",", JET_TOOLKIT_MAX_LANGUAGES + 1, 0), "languages"},
-        {with_list("contacts", "{\"organisation\": \"o\"},", JET_TOOLKIT_MAX_CONTACTS + 1, 0), "contacts"},
+        {with_list("contacts", "{\"organisation\": \"o\"},", JET_TOOLKIT_MAX_CONTACTS + 1, 0),
+         "contacts"},
         {with_list("links", "\"https://example.org\",", JET_TOOLKIT_MAX_LINKS + 1, 0), "links"},
-        {with_list("school_level", "\"ISCED1\",", JET_TOOLKIT_MAX_SCHOOL_LEVELS + 1, 0), "school_level"},
+        {with_list("school_level", "\"ISCED1\",", JET_TOOLKIT_MAX_SCHOOL_LEVELS + 1, 0),
+         "school_level"},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         expect_bad(st, big[i].json, big[i].field, JET_EVALIDATE);
@@ -619,7 +636,8 @@ static void test_history_and_withdrawal_travel(void **state) {
 
 /* Packs an Entry by publishing `json` as `author` into a scratch store and taking the payload
  * of the resulting record. */
-static uint8_t *payload_of(const keypair *author, const char *json, uint64_t version, size_t *plen) {
+static uint8_t *payload_of(const keypair *author, const char *json, uint64_t version,
+                           size_t *plen) {
     jet_store *scratch = new_store();
     for (uint64_t v = 0; v < version; v++)
         publish_json(scratch, author, json);
@@ -816,8 +834,8 @@ static void test_search_languages_and_ranking(void **state) {
                  "{\"id\": \"body-only\", \"title\": \"Annan titel\", \"summary\": \"Annat\", "
                  "\"category\": \"prevention\", \"body\": \"Här nämns skolnärvaro en gång.\"}");
     /* Swedish with and without accents, any case. */
-    const char *sv[] = {"skolnärvaro", "skolnarvaro", "SKOLNÄRVARO", "Ödeshög", "odeshog",
-                        "återvändare", "atervandare"};
+    const char *sv[] = {"skolnärvaro", "skolnarvaro", "SKOLNÄRVARO", "Ödeshög",
+                        "odeshog",     "återvändare", "atervandare"};
     for (size_t i = 0; i < sizeof sv / sizeof sv[0]; i++) {
         seen s = search(st, sv[i]);
         if (!found(&s, "sv-entry"))
@@ -852,18 +870,20 @@ static void test_list_filters(void **state) {
     jet_store *st = new_store();
     (void)state;
     crypto_sign_keypair(a.pk, a.sk);
-    publish_json(st, &a, "{" BASE ", \"country\": \"SE\", \"languages\": [\"sv-FI\"], "
-                         "\"school_level\": [\"ISCED3G\"], \"intervention_level\": \"targeted\"}");
-    publish_json(st, &a, "{\"id\": \"y\", \"title\": \"T\", \"summary\": \"S\", \"category\": "
-                         "\"compensation\", \"country\": \"IT\", \"translations\": {\"sv\": "
-                         "{\"title\": \"t\"}}}");
+    publish_json(st, &a,
+                 "{" BASE ", \"country\": \"SE\", \"languages\": [\"sv-FI\"], "
+                 "\"school_level\": [\"ISCED3G\"], \"intervention_level\": \"targeted\"}");
+    publish_json(st, &a,
+                 "{\"id\": \"y\", \"title\": \"T\", \"summary\": \"S\", \"category\": "
+                 "\"compensation\", \"country\": \"IT\", \"translations\": {\"sv\": "
+                 "{\"title\": \"t\"}}}");
     jet_toolkit_filter f = {0};
     seen s;
-#define LIST(field, value, expect)                                                 \
-    memset(&f, 0, sizeof f);                                                       \
-    f.field = value;                                                               \
-    s = (seen){.n = 0};                                                            \
-    assert_ok(jet_toolkit_list(st, &f, seen_entry, &s));                           \
+#define LIST(field, value, expect)                                                                 \
+    memset(&f, 0, sizeof f);                                                                       \
+    f.field = value;                                                                               \
+    s = (seen){.n = 0};                                                                            \
+    assert_ok(jet_toolkit_list(st, &f, seen_entry, &s));                                           \
     assert_int_equal(s.n, expect);
     LIST(category, "prevention", 1);
     LIST(category, "intervention", 0);
@@ -917,16 +937,20 @@ static void test_examples(void **state) {
     jet_toolkit_entry *e = NULL;
     assert_ok(jet_toolkit_get(st, a.pk, "meglio-dopo-insieme", &e, NULL));
     json_t *j = jet_toolkit_json_from_entry(e);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "from")), 11);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "to")), 14);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "from")),
+                     11);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "to")),
+                     14);
     assert_string_equal(json_string_value(json_object_get(j, "country")), "IT");
     assert_non_null(json_object_get(json_object_get(j, "translations"), "en"));
     json_decref(j);
     jet_toolkit_entry_free(e);
     assert_ok(jet_toolkit_get(st, a.pk, "jagmed", &e, NULL));
     j = jet_toolkit_json_from_entry(e);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "from")), 15);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "to")), 24);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "from")),
+                     15);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "target_age"), "to")),
+                     24);
     json_decref(j);
     jet_toolkit_entry_free(e);
     /* The contract's entry is a new version of the example with the same id. */
@@ -938,18 +962,24 @@ static void test_examples(void **state) {
     assert_true(found((seen[]){search(st, "doposcuola")}, "meglio-dopo-insieme"));
     assert_true(found((seen[]){search(st, "närvarocoacher")}, "jagmed"));
     assert_true(found((seen[]){search(st, "sysselsattning")}, "plug-in-2-0"));
-    assert_true(found((seen[]){search(st, "tukikeskus")}, "antwerpen-keskeyttamista-ehkaiseva-verkosto"));
+    assert_true(
+        found((seen[]){search(st, "tukikeskus")}, "antwerpen-keskeyttamista-ehkaiseva-verkosto"));
     assert_true(found((seen[]){search(st, "toolbox")}, "jet-cd-toolbox"));
     jet_store_free(st);
 }
 
 static void test_lang_tags(void **state) {
     (void)state;
-    const char *good[] = {"sv", "it", "fi", "en-GB", "nb-NO", "se", "fkv", "zh-Hant-TW", "es-419",
-                          "sl-rozaj", "de-CH-1996", "en-a-bbb-x-ccc", "x-private", "ca-ES-valencia",
-                          "ro", "smj"};
-    const char *bad[] = {"", "english", "e", "sv_SE", "sv-", "-sv", "qq", "sv-XX", "sv-Xxxx",
-                         "en-a", "x", "en-GB-", "abcdefghi", "i-klingon"};
+    const char *good[] = {"sv",         "it",
+                          "fi",         "en-GB",
+                          "nb-NO",      "se",
+                          "fkv",        "zh-Hant-TW",
+                          "es-419",     "sl-rozaj",
+                          "de-CH-1996", "en-a-bbb-x-ccc",
+                          "x-private",  "ca-ES-valencia",
+                          "ro",         "smj"};
+    const char *bad[] = {"",      "english", "e",    "sv_SE", "sv-",    "-sv",       "qq",
+                         "sv-XX", "sv-Xxxx", "en-a", "x",     "en-GB-", "abcdefghi", "i-klingon"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (!jet_toolkit_lang_tag_valid(good[i]))
             fail_msg("'%s' should be valid", good[i]);
