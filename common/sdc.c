@@ -53,7 +53,9 @@ typedef struct sdc_search {
     int64_t best;
     ptrdiff_t best_delta[JET_SDC_MAX_DIMS];
     int found;
-    sdc_cand *cand[JET_SDC_MAX_DIMS]; /* per level, SDC_BEAM entries */
+    unsigned beam;                    /* candidates kept per level besides the total */
+    unsigned maxext;
+    sdc_cand *cand[JET_SDC_MAX_DIMS]; /* per level, room for every coordinate */
 } sdc_search;
 
 size_t jet_sdc_index(const jet_sdc_table *t, const unsigned *coord) {
@@ -160,6 +162,7 @@ static void search_level(sdc_search *s, unsigned level, int64_t cost) {
     unsigned a = s->a[d];
     sdc_cand *list = s->cand[level];
     unsigned len = 0;
+    int64_t total_cost = -1;
     for (unsigned b = 0; b < g->ext[d]; b++) {
         if (b == a)
             continue;
@@ -181,8 +184,13 @@ static void search_level(sdc_search *s, unsigned level, int64_t cost) {
         }
         if (!ok || cost + add >= s->best)
             continue;
-        cand_insert(list, &len, SDC_BEAM, cost + add, b);
+        if (b == g->size[d])
+            total_cost = cost + add; /* always explored: it keeps a non-zero cell protectable */
+        else
+            cand_insert(list, &len, s->beam, cost + add, b);
     }
+    if (total_cost >= 0)
+        cand_insert(list, &len, len + 1, total_cost, g->size[d]);
     for (unsigned i = 0; i < len; i++) {
         if (list[i].cost >= s->best)
             break;
@@ -200,12 +208,15 @@ static int protect_cell(sdc_search *s, size_t p, uint8_t *status) {
         s->a[d] = coord_of(g, p, d);
     s->p = p;
     s->t = s->k - s->value[p];
-    for (s->relax = 0; s->relax <= 1; s->relax++) {
+    s->found = 0;
+    /* A bounded beam first; if it finds nothing, every candidate; then, for a suppressed zero,
+     * suppressed zeros as + corners. */
+    for (unsigned pass = 0; pass < 3 && !s->found; pass++) {
+        s->relax = pass == 2;
+        s->beam = pass == 0 ? SDC_BEAM : s->maxext;
         s->best = INT64_MAX;
         s->found = 0;
         search_level(s, 0, 0);
-        if (s->found)
-            break;
     }
     if (!s->found)
         return 0;
@@ -278,9 +289,13 @@ int jet_sdc_protect(jet_sdc_table *t, const jet_sdc_options *opt, jet_sdc_report
 
     sdc_prim *prim = NULL;
     sdc_cand *cand = NULL;
+    unsigned maxext = 1;
+    for (unsigned d = 0; d < g.n; d++)
+        if (g.ext[d] > maxext)
+            maxext = (unsigned)g.ext[d];
     if (nprim > 0) {
         prim = malloc(nprim * sizeof *prim);
-        cand = malloc((size_t)JET_SDC_MAX_DIMS * SDC_BEAM * sizeof *cand);
+        cand = malloc((size_t)JET_SDC_MAX_DIMS * (maxext + 1) * sizeof *cand);
         if (prim == NULL || cand == NULL) {
             rc = jet_diag_fail(diag, JET_ENOMEM, "sdc: out of memory");
             goto out;
@@ -301,7 +316,8 @@ int jet_sdc_protect(jet_sdc_table *t, const jet_sdc_options *opt, jet_sdc_report
     s.status = t->status;
     s.k = k;
     for (unsigned l = 0; l < JET_SDC_MAX_DIMS; l++)
-        s.cand[l] = cand + (size_t)l * SDC_BEAM;
+        s.cand[l] = cand + (size_t)l * (maxext + 1);
+    s.maxext = maxext;
     /* Largest dimension first: its single new corner per candidate filters most choices
      * before the small dimensions multiply them. */
     for (unsigned d = 0; d < g.n; d++)
