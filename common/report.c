@@ -370,9 +370,17 @@ static void line_chart(FILE *out, const model *m, int ind, const int *periods, i
     double ymax = nice_max(max * 1.05);
     double plot = CH - MB - MT;
     double step = np > 1 ? (double)(CW - ML - MR - 40) / (np - 1) : 0;
+    int nshown = 0;
+    for (size_t r = 0; r < m->nregion; r++) {
+        int any = 0;
+        for (int p = 0; p < np; p++)
+            any |= find_fig(m, ind, (int)r, periods[p]) != NULL;
+        nshown += any;
+    }
+    int height = CH + 10 + 14 * ((nshown + 5) / 6);
     fprintf(out, "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
                  "viewBox='0 0 %d %d' role='img'><title>",
-            CW, CH + 24, CW, CH + 24);
+            CW, height, CW, height);
     html_str(out, jet_indicators_at((size_t)ind)->name);
     fputs(", trend by region</title>", out);
     axis(out, ymax, rate);
@@ -382,9 +390,14 @@ static void line_chart(FILE *out, const model *m, int ind, const int *periods, i
         html_str(out, m->period[periods[p]]);
         fputs("</text>", out);
     }
+    int shown = 0;
     for (size_t r = 0; r < m->nregion; r++) {
         const char *col = palette[r % NPAL];
         int open = 0, any = 0;
+        for (int p = 0; p < np; p++)
+            any |= find_fig(m, ind, (int)r, periods[p]) != NULL;
+        if (!any)
+            continue;
         for (int p = 0; p < np; p++) {
             const fig *f = find_fig(m, ind, (int)r, periods[p]);
             double x = ML + 20 + step * p;
@@ -403,7 +416,6 @@ static void line_chart(FILE *out, const model *m, int ind, const int *periods, i
                 fprintf(out, "<polyline fill='none' stroke='%s' stroke-width='2' points='", col);
             fprintf(out, "%.1f,%.1f ", x, y);
             open = 1;
-            any = 1;
         }
         if (open)
             fputs("'/>", out);
@@ -418,10 +430,10 @@ static void line_chart(FILE *out, const model *m, int ind, const int *periods, i
             html_str(out, m->region[r]);
             fprintf(out, " %s</title></circle>", buf);
         }
-        (void)any;
-        /* legend */
-        double lx = ML + (double)(r % 6) * 80;
-        int ly = CH + 4 + (int)(r / 6) * 14;
+        /* legend: only the regions that have this indicator */
+        double lx = ML + (double)(shown % 6) * 72;
+        int ly = CH + 4 + (shown / 6) * 14;
+        shown++;
         fprintf(out, "<rect x='%.1f' y='%d' width='12' height='8' fill='%s'/>", lx, ly, col);
         fprintf(out, "<text x='%.1f' y='%d' font-size='11'>", lx + 16, ly + 8);
         html_str(out, m->region[r]);
