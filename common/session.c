@@ -161,6 +161,8 @@ static void send_abort(jet_session *s, int code, const char *reason) {
     send_message(s, &m);
 }
 
+static void on_tick(uv_timer_t *t);
+
 void jet_session_fail(jet_session *s, int code, const char *reason) {
     if (s->state == S_CLOSING || s->state == S_ENDED)
         return;
@@ -170,6 +172,7 @@ void jet_session_fail(jet_session *s, int code, const char *reason) {
     send_abort(s, code, reason);
     s->closing_since_ms = now_ms();
     set_state(s, S_CLOSING);
+    uv_timer_start(&s->timer, on_tick, 1, 1); /* close as soon as the Abort is written */
 }
 
 static void failf(jet_session *s, int code, const char *fmt, ...)
@@ -696,9 +699,13 @@ static void maybe_complete(jet_session *s) {
                 (unsigned long long)s->stats.recv_records,
                 (unsigned long long)s->stats.stored_records, s->stats.elapsed);
         s->closing_since_ms = now_ms();
-        /* The initiator closes at once when nothing is left to flush, else on the next tick. */
+        /* The initiator closes once its last frames are written: at once if they are, else
+         * the timer looks again every millisecond (a loopback write completes within a loop
+         * turn or two). */
         if (s->initiator && jet_channel_queued(s->ch) == 0)
             jet_channel_close(s->ch, 0);
+        else if (s->initiator)
+            uv_timer_start(&s->timer, on_tick, 1, 1);
     }
 }
 
