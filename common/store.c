@@ -38,12 +38,16 @@ struct jet_store {
     MDB_env *env;
     MDB_dbi dbi[JET_DB__COUNT];
     size_t map_size;
+    /* Read transactions open in this process. Growing the map unmaps and maps it again, which
+     * would leave their keys and values dangling, so the map never moves while one is open. */
+    int readers;
 };
 
 struct jet_txn {
     jet_store *store;
     MDB_txn *txn;
     int map_full; /* a put hit MDB_MAP_FULL: the write is rerun after growing the map */
+    int readonly;
 };
 
 struct jet_cursor {
@@ -63,6 +67,8 @@ static int store_code(int rc) {
         return JET_ENOSPC;
     case MDB_BAD_VALSIZE:
         return JET_ETOOBIG;
+    case MDB_MAP_RESIZED: /* only while a read transaction of ours pins the old map */
+        return JET_EBUSY;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
@@ -225,7 +231,7 @@ void jet_store_free(jet_store *store) {
 /* Begins a transaction, adopting a map grown by another process when LMDB says so. */
 static int txn_begin_raw(jet_store *s, unsigned flags, MDB_txn **out) {
     int rc = mdb_txn_begin(s->env, NULL, flags, out);
-    if (rc == MDB_MAP_RESIZED) {
+    if (rc == MDB_MAP_RESIZED && s->readers == 0) {
         mdb_env_set_mapsize(s->env, 0);
         MDB_envinfo info;
         mdb_env_info(s->env, &info);
@@ -236,6 +242,10 @@ static int txn_begin_raw(jet_store *s, unsigned flags, MDB_txn **out) {
 }
 
 static int grow_map(jet_store *s) {
+    if (s->readers > 0) {
+        jet_log(JET_LOG_ERROR, "event=store_grow_refused reason=\"a read transaction is open\"");
+        return JET_EBUSY;
+    }
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
     size_t next = info.me_mapsize * 2;
@@ -249,7 +259,7 @@ static int grow_map(jet_store *s) {
 
 int jet_store_write(jet_store *store, jet_txn_fn fn, void *ctx) {
     for (int attempt = 0; attempt <= JET_STORE_MAX_GROWS; attempt++) {
-        jet_txn t = {store, NULL, 0};
+        jet_txn t = {store, NULL, 0, 0};
         int rc = txn_begin_raw(store, 0, &t.txn);
         if (rc != 0)
             return store_code(rc);
@@ -276,11 +286,13 @@ int jet_store_write(jet_store *store, jet_txn_fn fn, void *ctx) {
 }
 
 int jet_store_read(jet_store *store, jet_txn_fn fn, void *ctx) {
-    jet_txn t = {store, NULL, 0};
+    jet_txn t = {store, NULL, 0, 1};
     int rc = txn_begin_raw(store, MDB_RDONLY, &t.txn);
     if (rc != 0)
         return store_code(rc);
+    store->readers++;
     rc = fn(&t, ctx);
+    store->readers--;
     mdb_txn_abort(t.txn);
     return rc;
 }
@@ -290,16 +302,19 @@ int jet_txn_begin(jet_store *store, int writable, jet_txn **out) {
     if (t == NULL)
         return JET_ENOMEM;
     t->store = store;
+    t->readonly = !writable;
     int rc = txn_begin_raw(store, writable ? 0 : MDB_RDONLY, &t->txn);
     if (rc != 0) {
         free(t);
         return store_code(rc);
     }
+    store->readers += t->readonly;
     *out = t;
     return 0;
 }
 
 int jet_txn_commit(jet_txn *txn) {
+    txn->store->readers -= txn->readonly;
     int rc = commit_code(txn->store, mdb_txn_commit(txn->txn));
     free(txn);
     return rc;
@@ -308,6 +323,7 @@ int jet_txn_commit(jet_txn *txn) {
 void jet_txn_abort(jet_txn *txn) {
     if (txn == NULL)
         return;
+    txn->store->readers -= txn->readonly;
     mdb_txn_abort(txn->txn);
     free(txn);
 }

@@ -664,6 +664,14 @@ static void test_map_growth_other_process(void **state) {
     assert_ok(jet_store_create(dir, &s));
     grow_ctx first = {0, 4, 0};
     assert_ok(jet_store_write(s, grow_txn, &first));
+    /* A read transaction open in the parent while the child grows the map. */
+    jet_txn *r = NULL;
+    assert_ok(jet_txn_begin(s, 0, &r));
+    uint8_t key[4], want[GROW_VAL];
+    const void *v = NULL;
+    size_t vl = 0;
+    jet_put_be32(key, 3);
+    assert_ok(jet_txn_get(r, JET_DB_STATS_CELLS, key, 4, &v, &vl));
 
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -683,12 +691,55 @@ static void test_map_growth_other_process(void **state) {
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
+    /* While the parent's reader pins the old map, the parent does not remap it. */
+    grow_ctx blocked = {4 + 1024, 1, 0};
+    assert_code(jet_store_write(s, grow_txn, &blocked), JET_EBUSY);
+    grow_value(3, want);
+    assert_int_equal(vl, GROW_VAL);
+    assert_memory_equal(v, want, GROW_VAL);
+    jet_txn_abort(r);
+
     /* The parent's handle still has its 64 KiB map: reading and writing must adopt the new
      * size instead of failing. */
     verify_values(s, 4 + 1024);
     grow_ctx after = {4 + 1024, GROW_PER_TXN, 0};
     assert_ok(jet_store_write(s, grow_txn, &after));
     verify_values(s, 4 + 1024 + GROW_PER_TXN);
+    jet_store_free(s);
+    unsetenv("JETSYNC_MAPSIZE");
+}
+
+/* Growing the map moves it: never while a read transaction of this process holds pointers into
+ * it. Such a write is refused (JET_EBUSY) and the reader's values stay readable. */
+static void test_map_growth_with_reader(void **state) {
+    (void)state;
+    const char *dir = jt_tempdir();
+    setenv("JETSYNC_MAPSIZE", "1048576", 1);
+    jet_store *s = NULL;
+    assert_ok(jet_store_create(dir, &s));
+    grow_ctx first = {0, 2, 0};
+    assert_ok(jet_store_write(s, grow_txn, &first));
+
+    jet_txn *r = NULL;
+    assert_ok(jet_txn_begin(s, 0, &r));
+    uint8_t key[4], want[GROW_VAL];
+    const void *v = NULL;
+    size_t vl = 0;
+    jet_put_be32(key, 1);
+    assert_ok(jet_txn_get(r, JET_DB_STATS_CELLS, key, 4, &v, &vl));
+    grow_ctx big = {2, 1024, 0}; /* 4 MiB: needs a larger map */
+    assert_code(jet_store_write(s, grow_txn, &big), JET_EBUSY);
+    grow_value(1, want);
+    assert_int_equal(vl, GROW_VAL);
+    assert_memory_equal(v, want, GROW_VAL); /* still mapped */
+    /* A write that fits goes through with the reader open. */
+    grow_ctx small = {2, 1, 0};
+    assert_ok(jet_store_write(s, grow_txn, &small));
+    jet_txn_abort(r);
+    /* With the reader gone the big write grows the map. */
+    grow_ctx rest = {3, 1023, 0};
+    assert_ok(jet_store_write(s, grow_txn, &rest));
+    verify_values(s, 1026);
     jet_store_free(s);
     unsetenv("JETSYNC_MAPSIZE");
 }
@@ -861,6 +912,7 @@ int main(void) {
         cmocka_unit_test(test_write_abort),
         cmocka_unit_test(test_map_growth),
         cmocka_unit_test(test_map_growth_other_process),
+        cmocka_unit_test(test_map_growth_with_reader),
         cmocka_unit_test(test_disk_full_tmpfs),
         cmocka_unit_test(test_disk_full_ext4),
     };
