@@ -270,6 +270,22 @@ static void make_parents(const char *home) {
     }
 }
 
+/* Whether jetsync.conf (INI, read by inih) reads `t` back unchanged as a value: inih trims
+ * spaces at both ends and takes " ;" as the start of a comment. */
+static int conf_safe_text(const char *t) {
+    size_t n = strlen(t);
+    if (n == 0 || t[0] == ' ' || t[n - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch < 0x20 || ch == 0x7f)
+            return 0;
+        if (ch == ';' && i > 0 && t[i - 1] == ' ')
+            return 0;
+    }
+    return 1;
+}
+
 static int valid_region(const char *r) {
     size_t n = strlen(r);
     if (n < 2 || n > 16)
@@ -286,9 +302,12 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
                   jet_diag *diag) {
     if (sodium_init() < 0)
         return jet_diag_fail(diag, JET_EIO, "libsodium failed to initialise");
-    if (opt->name == NULL || opt->name[0] == '\0' || strlen(opt->name) >= 128 ||
-        strchr(opt->name, '\n') != NULL)
+    if (opt->name == NULL || opt->name[0] == '\0' || strlen(opt->name) >= 128)
         return jet_diag_fail(diag, JET_EINVAL, "--name: give the partner's name (1-127 bytes)");
+    if (!conf_safe_text(opt->name))
+        return jet_diag_fail(diag, JET_EINVAL,
+                             "--name: no control characters, no space at either end and no ';' "
+                             "after a space (jetsync.conf would not read it back the same)");
     if (opt->region == NULL || !valid_region(opt->region))
         return jet_diag_fail(diag, JET_EINVAL,
                              "--region: expected a region code such as SE-Y or IT-25 "

@@ -111,6 +111,15 @@ for region in se-y "SE Y" S "SE-Y;rm" "" "ABCDEFGHIJKLMNOPQ"; do
     refuses "init --region '$region' is refused" '--region' "$J" init --home "$T/c" --name C --region "$region"
 done
 check "  ... and none of them created the home" test ! -e "$T/c"
+for name in "Partner ; A" " padded" "padded " "$(printf 'tab\there')" "$(printf 'new\nline')" \
+    "$(printf '%0128d' 0)"; do
+    refuses "init --name '$name' is refused" '--name' "$J" init --home "$T/c" --name "$name" --region SE-Y
+done
+check "  ... and none of them created the home" test ! -e "$T/c"
+run "$J" init --home "$T/n" --name "Région Île-de-France; Paris #1 [test] = x" --region FR-IDF
+check "init keeps an unusual name exactly" test "$rc" -eq 0
+run "$J" status --home "$T/n" --json
+check "  ... status shows it unchanged" json_expr "$T/out" "d['name'] == 'Région Île-de-France; Paris #1 [test] = x'"
 run "$J" init --home "$T/c" --name C --region SE-Y --colour red
 check "init with an unknown option is a usage error" test "$rc" -ne 0 -a ! -e "$T/c"
 
