@@ -993,8 +993,8 @@ static void test_huge_prefix(void **state) {
 static void test_slow_loris(void **state) {
     jet_channel_limits lim;
     test_limits(&lim);
-    lim.handshake_timeout_ms = 300;
-    lim.idle_timeout_ms = 600;
+    lim.handshake_timeout_ms = 800;
+    lim.idle_timeout_ms = 1500;
     server *s = server_start(&lim);
     raw_peer p;
     char *log;
