@@ -120,6 +120,8 @@ static int cmd_import(const args *a) {
     rc = jet_statcsv_read_file(a->file, fmt, &obs, &found, &diag);
     if (rc == 0)
         rc = jet_stats_batch_build(obs, &batch, &diag);
+    if (rc == 0 && cfg->stats_noise)
+        rc = jet_stats_batch_noise(batch, cfg->stats_epsilon, cfg->stats_budget, &diag);
     if (rc == 0)
         rc = jet_stats_batch_protect(batch, &opt, &diag);
     if (rc == 0)
@@ -153,6 +155,10 @@ static int cmd_import(const args *a) {
            "total count; audit passed\n",
            opt.k, sum.suppressed, sum.cells ? 100.0 * (double)sum.suppressed / (double)sum.cells : 0.0,
            share);
+    if (cfg->stats_noise)
+        printf("noise: discrete Laplace, epsilon %.3f per release (budget %.3f per indicator and "
+               "period)\n",
+               cfg->stats_epsilon, cfg->stats_budget);
     printf("stored in %zu signed record%s for the lead partner\n", sum.records,
            sum.records == 1 ? "" : "s");
     status = 0;

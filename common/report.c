@@ -489,9 +489,16 @@ static void utc(char *buf, size_t len, int64_t t) {
 static void sources(FILE *out, const jet_stats_view *v) {
     char id[JET_NODE_ID_BUF], when[64];
     size_t n = jet_stats_view_releases(v);
+    int noisy = 0;
+    for (size_t i = 0; i < n; i++)
+        noisy |= jet_stats_view_release(v, i)->noise_epsilon_milli > 0;
+    if (noisy)
+        fputs("<p>Releases with a noise &epsilon; carry discrete Laplace noise (differential "
+              "privacy) on their counts: their figures are not exact counts.</p>\n",
+              out);
     fputs("<h3>Source releases</h3><table class='src'><thead><tr><th>Region</th>"
           "<th>Indicator</th><th>Period</th><th>Version</th><th>Imported</th><th>k</th>"
-          "<th>Suppressed cells</th><th>Node id</th></tr></thead><tbody>\n",
+          "<th>Suppressed cells</th><th>Noise</th><th>Node id</th></tr></thead><tbody>\n",
           out);
     for (size_t i = 0; i < n; i++) {
         const jet_stats_release *r = jet_stats_view_release(v, i);
@@ -503,9 +510,14 @@ static void sources(FILE *out, const jet_stats_view *v) {
         html_str(out, r->indicator);
         fputs("</td><td>", out);
         html_str(out, r->period);
-        fprintf(out, "</td><td>%llu</td><td>%s</td><td>%u</td><td>%zu of %zu</td><td><code>%s"
-                     "</code></td></tr>\n",
-                (unsigned long long)r->version, when, r->k, r->suppressed, r->ncells, id);
+        char noise[48];
+        if (r->noise_epsilon_milli > 0)
+            snprintf(noise, sizeof noise, "&epsilon; = %.3f", r->noise_epsilon_milli / 1000.0);
+        else
+            snprintf(noise, sizeof noise, "none");
+        fprintf(out, "</td><td>%llu</td><td>%s</td><td>%u</td><td>%zu of %zu</td><td>%s</td>"
+                     "<td><code>%s</code></td></tr>\n",
+                (unsigned long long)r->version, when, r->k, r->suppressed, r->ncells, noise, id);
     }
     fputs("</tbody></table>\n", out);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlaplace.h"
 #include "encoding.h"
 #include "stats.pb-c.h"
 #include "views.h"
@@ -202,6 +203,8 @@ struct jet_stats_batch {
     size_t nrel;
     unsigned k;       /* the threshold the tables were protected with */
     int protected_ok; /* 1 once every table passed the audit */
+    uint32_t noise_milli;  /* epsilon x 1000 of the noise added, 0 for none */
+    uint64_t budget_milli; /* privacy budget per (region, indicator, period), x 1000 */
 };
 
 static void release_fini(release *r) {
@@ -477,6 +480,43 @@ fail:
     return rc;
 }
 
+/* ---- optional noise ------------------------------------------------------------------------- */
+
+static int cell_is_inner(const release *r, size_t cell) {
+    for (unsigned a = 0; a < r->ndims; a++)
+        if ((cell / r->stride[a]) % (r->size[a] + 1) == r->size[a])
+            return 0;
+    return 1;
+}
+
+int jet_stats_batch_noise(jet_stats_batch *b, double epsilon, double budget, jet_diag *diag) {
+    if (!(epsilon >= 0.001 && epsilon <= 100.0) || !(budget >= 0.0 && budget <= 1e6))
+        return jet_diag_fail(diag, JET_EINVAL,
+                             "noise: epsilon must be between 0.001 and 100 and the budget "
+                             "not negative");
+    jet_dlaplace sampler;
+    b->noise_milli = (uint32_t)llround(epsilon * 1000.0);
+    b->budget_milli = (uint64_t)llround(budget * 1000.0);
+    jet_dlaplace_init(&sampler);
+    for (size_t i = 0; i < b->nrel; i++) {
+        release *r = &b->rel[i];
+        /* Noise on the inner cells only; the totals are their sums again, so the release stays
+         * additive and one person changes the noisy inner vector by at most 1 in L1. */
+        for (size_t c = 0; c < r->ncells; c++) {
+            if (!cell_is_inner(r, c)) {
+                r->value[c] = 0;
+                continue;
+            }
+            int64_t v = r->value[c] + jet_dlaplace_sample(&sampler, b->noise_milli, 1000);
+            r->value[c] = v < 0 ? 0 : v;
+        }
+        for (unsigned a = 0; a < r->ndims; a++)
+            add_totals(r, a);
+    }
+    jet_dlaplace_fini(&sampler);
+    return 0;
+}
+
 /* ---- protection and audit ------------------------------------------------------------------ */
 
 static void to_sdc(release *r, jet_sdc_table *t) {
@@ -608,6 +648,7 @@ int jet_stats_chunk_encode(const jet_stats_chunk_spec *spec, uint8_t **out, size
     m.k = spec->k;
     m.ncells = spec->ncells;
     m.first_cell = spec->first_cell;
+    m.noise_epsilon_milli = spec->noise_epsilon_milli;
     if (spec->chunk_index == 0) {
         for (unsigned a = 0; a < spec->ndims; a++) {
             jet__stats_dim__init(&dims[a]);
@@ -790,6 +831,44 @@ static int release_complete(jet_txn *txn, const uint8_t *key, size_t klen, const
     return jet_txn_put(txn, JET_DB_STATS, key, klen, hdr, HDR_LEN);
 }
 
+/* The privacy budget spent by `origin` on (region, indicator, period) `key`, x 1000. */
+static int ledger_key(uint8_t *out, const uint8_t origin[32], const uint8_t *key, size_t klen) {
+    out[0] = 'B';
+    memcpy(out + 1, origin, 32);
+    memcpy(out + 33, key, klen);
+    return (int)(33 + klen);
+}
+
+static int ledger_get(jet_txn *txn, const uint8_t origin[32], const uint8_t *key, size_t klen,
+                      uint64_t *spent) {
+    uint8_t lkey[1 + 32 + REL_KEY_MAX];
+    const void *val;
+    size_t vlen;
+    int rc = jet_txn_get(txn, JET_DB_STATS_AUX, lkey,
+                         (size_t)ledger_key(lkey, origin, key, klen), &val, &vlen);
+    *spent = 0;
+    if (rc == JET_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (vlen != 8)
+        return JET_ECORRUPT;
+    *spent = jet_get_be64(val);
+    return 0;
+}
+
+static int ledger_add(jet_txn *txn, const uint8_t origin[32], const uint8_t *key, size_t klen,
+                      uint32_t milli) {
+    uint8_t lkey[1 + 32 + REL_KEY_MAX], val[8];
+    uint64_t spent;
+    int rc = ledger_get(txn, origin, key, klen, &spent);
+    if (rc != 0)
+        return rc;
+    jet_put_be64(val, spent + milli);
+    return jet_txn_put(txn, JET_DB_STATS_AUX, lkey, (size_t)ledger_key(lkey, origin, key, klen),
+                       val, sizeof val);
+}
+
 /* Applies one chunk. A release of several chunks is kept in JET_DB_STATS_AUX until its last
  * chunk arrives; chunks of one origin arrive in log order, so chunk i must follow chunk i-1. */
 static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChunk *m) {
@@ -810,6 +889,11 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
     h.nchunks = m->chunk_count;
     h.ncells = m->ncells;
     h.suppressed = supp;
+    if (m->chunk_index == 0 && m->noise_epsilon_milli > 0) {
+        rc = ledger_add(txn, rec->origin, key, klen, m->noise_epsilon_milli);
+        if (rc != 0)
+            return rc;
+    }
     if (m->chunk_count == 1) {
         uint8_t ref[REF_LEN];
         if (m->n_value != m->ncells)
@@ -924,6 +1008,19 @@ static int store_release(jet_txn *txn, store_ctx *s, const release *r) {
     } else if (rc != 0 && rc != JET_ENOTFOUND) {
         return rc;
     }
+    if (s->b->noise_milli > 0) {
+        uint64_t spent = 0;
+        rc = ledger_get(txn, s->sk + 32, key, klen, &spent);
+        if (rc != 0)
+            return rc;
+        if (spent + s->b->noise_milli > s->b->budget_milli)
+            return jet_diag_fail(s->diag, JET_ELIMIT,
+                                 "%s: the privacy budget of %s %s is spent (%.3f of %.3f used; "
+                                 "this release needs %.3f): nothing was stored",
+                                 o->source, ind, period, (double)spent / 1000.0,
+                                 (double)s->b->budget_milli / 1000.0,
+                                 (double)s->b->noise_milli / 1000.0);
+    }
     size_t nchunks = (r->ncells + JET_STATS_CHUNK_CELLS - 1) / JET_STATS_CHUNK_CELLS;
     for (size_t c = 0; c < nchunks; c++) {
         jet_stats_chunk_spec spec;
@@ -938,6 +1035,7 @@ static int store_release(jet_txn *txn, store_ctx *s, const release *r) {
         spec.chunk_count = (uint32_t)nchunks;
         spec.import_time = s->import_time;
         spec.k = s->k;
+        spec.noise_epsilon_milli = s->b->noise_milli;
         spec.ndims = r->ndims;
         for (unsigned a = 0; a < r->ndims; a++) {
             spec.dim[a] = r->dim[a];
@@ -1071,6 +1169,7 @@ static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
         goto out;
     }
     if (index == 0) {
+        r->info.noise_epsilon_milli = m->noise_epsilon_milli;
         r->ndims = (unsigned)m->n_dims;
         for (unsigned a = 0; a < r->ndims; a++) {
             r->dim[a] = m->dims[a]->dim;

@@ -18,8 +18,9 @@
  *
  *   JET_DB_STATS        region NUL indicator NUL period -> the current release's header
  *   JET_DB_STATS_CELLS  same key + be32 chunk index     -> where the chunk's record is in the log
- *   JET_DB_STATS_AUX    'P' origin(32) region NUL indicator NUL period -> a release whose chunks
- *                       are still arriving
+ *   JET_DB_STATS_AUX    'P' origin(32) region NUL indicator NUL period NUL -> a release whose
+ *                       chunks are still arriving; 'B' origin(32) region NUL indicator NUL
+ *                       period NUL -> the privacy budget spent by noisy releases (be64, 1/1000)
  *
  * The cells themselves stay in the signed records of the log and are decoded when read. */
 #ifndef JET_STATS_H
@@ -98,6 +99,14 @@ int jet_stats_batch_build(const jet_stats_obs *obs, jet_stats_batch **out, jet_d
 /* Frees a batch, wiping the unprotected values. jet_stats_batch_free(NULL) is a no-op. */
 void jet_stats_batch_free(jet_stats_batch *b);
 
+/* Optional ([stats] noise): adds discrete Laplace noise of `epsilon` (rounded to 1/1000) to
+ * every inner cell of every table (dlaplace.h), clamps at 0 and recomputes the totals, so the
+ * release stays additive. Run it after build and before protect: suppression then works on the
+ * noisy values. `budget` is the total epsilon allowed per (region, indicator, period) over all
+ * noisy releases; jet_stats_batch_store() refuses (JET_ELIMIT) a release that would exceed it.
+ * Returns 0 or JET_EINVAL (epsilon not in 0.001..100). */
+int jet_stats_batch_noise(jet_stats_batch *b, double epsilon, double budget, jet_diag *diag);
+
 /* Runs jet_sdc_protect() on every table. Returns 0, JET_EDISCLOSURE or JET_ENOMEM. */
 int jet_stats_batch_protect(jet_stats_batch *b, const jet_sdc_options *opt, jet_diag *diag);
 
@@ -153,6 +162,7 @@ typedef struct jet_stats_release {
     int64_t import_time;
     uint8_t origin[32];
     unsigned k;
+    unsigned noise_epsilon_milli; /* 0: exact counts */
     size_t ncells;
     size_t suppressed;
 } jet_stats_release;
@@ -197,6 +207,7 @@ typedef struct jet_stats_chunk_spec {
     uint32_t chunk_index, chunk_count;
     int64_t import_time;
     unsigned k;
+    unsigned noise_epsilon_milli;            /* 0: exact counts */
     unsigned ndims;
     unsigned dim[JET_SDC_MAX_DIMS];          /* jet_dim of each table dimension */
     unsigned size[JET_SDC_MAX_DIMS];         /* categories of each (without the total) */

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <sodium.h>
 
 #include "encoding.h"
@@ -38,8 +39,10 @@ static void node_close(node *n) {
     n->store = NULL;
 }
 
-/* Runs the whole import of `csv` at node n as region `region`. Returns the code. */
-static int import_k(node *n, const char *region, const char *csv, unsigned k, jet_diag *diag) {
+/* Runs the whole import of `csv` at node n as region `region` (with noise of `epsilon` and
+ * `budget` when epsilon > 0). Returns the code. */
+static int import_noise(node *n, const char *region, const char *csv, unsigned k, double epsilon,
+                        double budget, jet_diag *diag) {
     jet_stats_obs *obs = NULL;
     jet_stats_batch *b = NULL;
     jet_sdc_options opt = {k, 1};
@@ -48,6 +51,8 @@ static int import_k(node *n, const char *region, const char *csv, unsigned k, je
     rc = jet_statcsv_read_buffer("in.csv", csv, strlen(csv), JET_STATCSV_AUTO, &obs, NULL, diag);
     if (rc == 0)
         rc = jet_stats_batch_build(obs, &b, diag);
+    if (rc == 0 && epsilon > 0)
+        rc = jet_stats_batch_noise(b, epsilon, budget, diag);
     if (rc == 0)
         rc = jet_stats_batch_protect(b, &opt, diag);
     if (rc == 0)
@@ -57,6 +62,10 @@ static int import_k(node *n, const char *region, const char *csv, unsigned k, je
     jet_stats_batch_free(b);
     jet_stats_obs_free(obs);
     return rc;
+}
+
+static int import_k(node *n, const char *region, const char *csv, unsigned k, jet_diag *diag) {
+    return import_noise(n, region, csv, k, 0, 0, diag);
 }
 
 static int import(node *n, const char *region, const char *csv) {
@@ -622,6 +631,46 @@ static void test_rate_other_breakdown(void **state) {
     node_close(&a);
 }
 
+/* Optional noise: additive noisy releases, stored once, and a budget that refuses the release
+ * that would overspend it, changing nothing. */
+static void test_noise_and_budget(void **state) {
+    (void)state;
+    node a;
+    jet_diag diag;
+    uint8_t before[32], after[32];
+    const char *csv = "indicator,period,sex,value\nENROLLED,2024,F,1000\nENROLLED,2024,M,1200\n";
+    int differs = 0;
+    node_open(&a);
+    for (int i = 0; i < 4; i++) {
+        assert_ok(import_noise(&a, "SE-Y", csv, 5, 0.5, 2.0, &diag));
+        jet_stats_view *v = view(&a, NULL, "ENROLLED", NULL, 5);
+        assert_int_equal(jet_stats_view_release(v, 0)->noise_epsilon_milli, 500);
+        assert_int_equal(jet_stats_view_release(v, 0)->version, (uint64_t)i + 1);
+        jet_stats_row f = find_row(v, "ENROLLED", "_T", "F"), m = find_row(v, "ENROLLED", "_T", "M"),
+                      t = find_row(v, "ENROLLED", "_T", "_T");
+        assert_false(f.suppressed || m.suppressed || t.suppressed);
+        assert_true(f.value + m.value == t.value); /* still additive */
+        assert_true(fabs(f.value - 1000) < 100 && fabs(m.value - 1200) < 100);
+        differs |= f.value != 1000 || m.value != 1200;
+        jet_stats_view_free(v);
+    }
+    assert_true(differs);
+    snapshot(a.store, before);
+    assert_code(import_noise(&a, "SE-Y", csv, 5, 0.5, 2.0, &diag), JET_ELIMIT);
+    assert_non_null(strstr(diag.msg, "privacy budget of ENROLLED 2024 is spent"));
+    snapshot(a.store, after);
+    assert_memory_equal(before, after, 32);
+    /* another period has its own budget; an exact import is not limited */
+    assert_ok(import_noise(&a, "SE-Y", "indicator,period,value\nENROLLED,2025,900\n", 5, 0.5,
+                           2.0, &diag));
+    assert_ok(import(&a, "SE-Y", csv));
+    jet_stats_view *v = view(&a, NULL, "ENROLLED", "2024", 5);
+    assert_int_equal(jet_stats_view_release(v, 0)->noise_epsilon_milli, 0);
+    assert_true(find_row(v, "ENROLLED", "_T", "_T").value == 2200);
+    jet_stats_view_free(v);
+    node_close(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import_and_show),
@@ -634,6 +683,7 @@ int main(void) {
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_rate_suppression),
         cmocka_unit_test(test_rate_other_breakdown),
+        cmocka_unit_test(test_noise_and_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
