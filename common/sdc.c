@@ -163,7 +163,11 @@ static void search_level(sdc_search *s, unsigned level, int64_t cost) {
     sdc_cand *list = s->cand[level];
     unsigned len = 0;
     int64_t total_cost = -1;
-    for (unsigned b = 0; b < g->ext[d]; b++) {
+    int last = level + 1 == g->n;
+    /* The total first: once it is suppressed it is often free, and at the last level a
+     * candidate that adds nothing ends the search of this branch. */
+    for (unsigned i = 0; i < g->ext[d]; i++) {
+        unsigned b = i == 0 ? g->size[d] : i - 1;
         if (b == a)
             continue;
         ptrdiff_t delta = ((ptrdiff_t)b - (ptrdiff_t)a) * (ptrdiff_t)g->stride[d];
@@ -184,6 +188,16 @@ static void search_level(sdc_search *s, unsigned level, int64_t cost) {
         }
         if (!ok || cost + add >= s->best)
             continue;
+        if (last) {
+            s->delta[level] = delta;
+            s->sign[level] = sg;
+            s->best = cost + add;
+            s->found = 1;
+            memcpy(s->best_delta, s->delta, sizeof s->delta);
+            if (add == 0)
+                return;
+            continue;
+        }
         if (b == g->size[d])
             total_cost = cost + add; /* always explored: it keeps a non-zero cell protectable */
         else

@@ -451,6 +451,53 @@ static void test_zeros_and_dominance(void **state) {
     tab_fini(&x);
 }
 
+static void test_unpublished_zero_row(void **state) {
+    (void)state;
+    /* Zeros not published and a row of zeros: the zero (0,0) has no hypercube whose partners
+     * are all non-zero, so suppressed zeros may serve as + corners (never as the cells that
+     * give to it). The pattern must still pass the audit and brute force, without withholding
+     * the whole table. */
+    unsigned size[2] = {3, 3};
+    tab x;
+    tab_init(&x, 2, size);
+    int64_t val[3][3] = {{0, 0, 0}, {12, 9, 30}, {8, 14, 22}};
+    for (unsigned i = 0; i < 3; i++)
+        for (unsigned j = 0; j < 3; j++)
+            x.v[idx2(&x, i, j)] = val[i][j];
+    tab_totals(&x);
+    jet_sdc_options o = {5, 0};
+    jet_sdc_report r;
+    jet_diag dg;
+    jet_diag_clear(&dg);
+    assert_int_equal(jet_sdc_protect(&x.t, &o, &r, &dg), 0);
+    assert_int_equal(r.primary, 4);
+    assert_true(r.primary + r.secondary < x.t.ncells - 1);
+    assert_int_equal(jet_sdc_audit(&x.t, &o, &dg), 0);
+    assert_true(bf_safe(&x, &o));
+    check_no_small_published(&x, &o);
+    tab_fini(&x);
+}
+
+static void test_zero_dims(void **state) {
+    (void)state;
+    /* A table without breakdowns is its grand total alone: no relation ties it, so a small
+     * one is protected by its suppression. */
+    unsigned size[1] = {1};
+    tab x;
+    tab_init(&x, 0, size);
+    assert_int_equal(x.t.ncells, 1);
+    x.v[0] = 3;
+    jet_sdc_options o = {5, 1};
+    jet_diag dg;
+    jet_diag_clear(&dg);
+    assert_int_equal(jet_sdc_protect(&x.t, &o, NULL, &dg), 0);
+    assert_int_equal(x.st[0], JET_SDC_PRIMARY);
+    assert_int_equal(jet_sdc_audit(&x.t, &o, &dg), 0);
+    x.st[0] = JET_SDC_PUBLISHED;
+    assert_int_equal(jet_sdc_audit(&x.t, &o, &dg), JET_EDISCLOSURE);
+    tab_fini(&x);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     unsigned size[2] = {2, 2};
@@ -651,6 +698,8 @@ int main(void) {
         cmocka_unit_test(test_one_category),
         cmocka_unit_test(test_small_grand_total),
         cmocka_unit_test(test_zeros_and_dominance),
+        cmocka_unit_test(test_unpublished_zero_row),
+        cmocka_unit_test(test_zero_dims),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_area_table),
         cmocka_unit_test(test_property),
