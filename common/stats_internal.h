@@ -1,0 +1,35 @@
+/* stats_internal.h - what stats.c and stats_view.c share about the view's databases; not a
+ * public interface (jet__ prefix). The layout is documented in stats.h. */
+#ifndef JET_STATS_INTERNAL_H
+#define JET_STATS_INTERNAL_H
+
+#include <stdint.h>
+
+#include "indicators.h"
+#include "stats.pb-c.h"
+
+enum {
+    REL_KEY_MAX = 3 * (JET_CODE_MAX + 1), /* region NUL indicator NUL period NUL */
+    HDR_LEN = 32 + 8 + 8 + 4 + 4 + 8 + 8, /* origin version time k nchunks ncells suppressed */
+    REF_LEN = 16,                         /* epoch seq of a chunk's record */
+};
+
+/* The value of JET_DB_STATS: the current release of a (region, indicator, period). */
+typedef struct jet__stats_header {
+    uint8_t origin[32];
+    uint64_t version;
+    int64_t import_time;
+    uint32_t k;
+    uint32_t nchunks;
+    uint64_t ncells;
+    uint64_t suppressed;
+} jet__stats_header;
+
+/* Decodes HDR_LEN bytes of a JET_DB_STATS value. */
+void jet__stats_header_get(const uint8_t *p, jet__stats_header *h);
+
+/* 1 when a decoded chunk is consistent in itself (codes, counts, bounds, and for chunk 0 the
+ * dimensions giving its cell count); 0 otherwise. */
+int jet__stats_chunk_valid(const Jet__StatsChunk *m);
+
+#endif

@@ -1,0 +1,442 @@
+/* stats_view.c - reading the statistics view: the current releases matching a filter, decoded
+ * from their signed chunk records, and the rates derived from their published counts.
+ *
+ * Rows are built in order (region, indicator in catalogue order, period, table order) without a
+ * sort of the rows: the releases are sorted once and each indicator's rows emitted in turn. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "stats.h"
+#include "stats.pb-c.h"
+#include "stats_internal.h"
+
+/* ---- reading the view ---------------------------------------------------------------------- */
+
+typedef struct vrel {
+    jet_stats_release info;
+    int ind; /* catalogue index */
+    long pstart;
+    unsigned ndims;
+    unsigned dim[JET_SDC_MAX_DIMS];
+    unsigned size[JET_SDC_MAX_DIMS];
+    size_t stride[JET_SDC_MAX_DIMS];
+    char **cat[JET_SDC_MAX_DIMS];
+    int64_t *value;
+    uint8_t *status;
+} vrel;
+
+typedef struct vrow {
+    uint32_t rel;
+    uint16_t ind;
+    uint8_t supp;
+    size_t cell;
+    double value;
+} vrow;
+
+struct jet_stats_view {
+    vrel *rel;
+    size_t nrel, relcap;
+    vrow *row;
+    size_t nrow, rowcap;
+    jet_diag *diag;
+    const jet_stats_filter *filter;
+    int want[64]; /* catalogue indexes whose releases are read */
+};
+
+static void vrel_fini(vrel *r) {
+    for (unsigned a = 0; a < r->ndims; a++) {
+        for (unsigned c = 0; c < r->size[a]; c++)
+            free(r->cat[a][c]);
+        free(r->cat[a]);
+    }
+    free(r->value);
+    free(r->status);
+}
+
+void jet_stats_view_free(jet_stats_view *v) {
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < v->nrel; i++)
+        vrel_fini(&v->rel[i]);
+    free(v->rel);
+    free(v->row);
+    free(v);
+}
+
+typedef struct read_ctx {
+    jet_stats_view *v;
+    jet_txn *txn;
+    vrel *cur;
+    size_t key_len;
+    int rc;
+} read_ctx;
+
+/* Loads one chunk record into the release being read. */
+static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
+    vrel *r = c->cur;
+    jet_record rec;
+    Jet__StatsChunk *m;
+    int rc = jet_log_get(c->txn, JET_STREAM_STATS, r->info.origin, jet_get_be64(ref),
+                         jet_get_be64(ref + 8), &rec);
+    if (rc != 0)
+        return JET_ECORRUPT;
+    m = jet__stats_chunk__unpack(NULL, rec.payload_len, rec.payload);
+    if (m == NULL)
+        return JET_ECORRUPT;
+    if (!jet__stats_chunk_valid(m) || m->chunk_index != index || m->ncells != r->info.ncells ||
+        m->version != r->info.version) {
+        rc = JET_ECORRUPT;
+        goto out;
+    }
+    if (index == 0) {
+        r->info.noise_epsilon_milli = m->noise_epsilon_milli;
+        r->ndims = (unsigned)m->n_dims;
+        for (unsigned a = 0; a < r->ndims; a++) {
+            r->dim[a] = m->dims[a]->dim;
+            r->size[a] = (unsigned)m->dims[a]->n_category;
+            r->cat[a] = calloc(r->size[a], sizeof *r->cat[a]);
+            if (r->cat[a] == NULL) {
+                r->size[a] = 0;
+                rc = JET_ENOMEM;
+                goto out;
+            }
+            for (unsigned k = 0; k < r->size[a]; k++)
+                if ((r->cat[a][k] = strdup(m->dims[a]->category[k])) == NULL) {
+                    rc = JET_ENOMEM;
+                    goto out;
+                }
+        }
+        for (unsigned a = r->ndims; a-- > 0;)
+            r->stride[a] = a + 1 == r->ndims ? 1 : r->stride[a + 1] * (r->size[a + 1] + 1);
+    }
+    if (m->n_value > 0) {
+        memcpy(r->value + m->first_cell, m->value, m->n_value * sizeof *m->value);
+        memcpy(r->status + m->first_cell, m->status.data, m->n_value);
+    }
+out:
+    jet__stats_chunk__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int read_ref(const void *key, size_t klen, const void *val, size_t vlen, void *ctx) {
+    read_ctx *c = ctx;
+    if (klen != c->key_len + 4 || vlen != REF_LEN)
+        return JET_ECORRUPT;
+    return load_chunk(c, val, jet_get_be32((const uint8_t *)key + c->key_len));
+}
+
+static int read_release(const void *key, size_t klen, const void *val, size_t vlen, void *ctx) {
+    read_ctx *c = ctx;
+    jet_stats_view *v = c->v;
+    const char *parts[3];
+    const char *k = key;
+    size_t off = 0;
+    jet__stats_header h;
+    vrel *r;
+    int rc;
+
+    if (vlen != HDR_LEN || klen > REL_KEY_MAX || ((const char *)key)[klen - 1] != '\0')
+        return JET_ECORRUPT;
+    for (int i = 0; i < 3; i++) {
+        if (off >= klen)
+            return JET_ECORRUPT;
+        parts[i] = k + off;
+        off += strlen(k + off) + 1;
+    }
+    if (off != klen || strlen(parts[0]) > JET_CODE_MAX || strlen(parts[1]) > JET_CODE_MAX ||
+        strlen(parts[2]) > JET_PERIOD_MAX)
+        return JET_ECORRUPT;
+    int ind = jet_indicators_index(parts[1]);
+    if (ind < 0 || !v->want[ind])
+        return 0; /* an indicator this build does not know, or not asked for */
+    if (v->filter != NULL && v->filter->region != NULL && strcmp(v->filter->region, parts[0]) != 0)
+        return 0;
+    if (v->filter != NULL && v->filter->period != NULL && strcmp(v->filter->period, parts[2]) != 0)
+        return 0;
+    jet__stats_header_get(val, &h);
+    if (h.ncells == 0 || h.ncells > JET_STATS_MAX_CELLS || h.nchunks == 0)
+        return JET_ECORRUPT;
+    if (v->nrel == v->relcap) {
+        size_t ncap = v->relcap ? v->relcap * 2 : 16;
+        vrel *nr = realloc(v->rel, ncap * sizeof *nr);
+        if (nr == NULL)
+            return JET_ENOMEM;
+        v->rel = nr;
+        v->relcap = ncap;
+    }
+    r = &v->rel[v->nrel];
+    memset(r, 0, sizeof *r);
+    snprintf(r->info.region, sizeof r->info.region, "%s", parts[0]);
+    snprintf(r->info.indicator, sizeof r->info.indicator, "%s", parts[1]);
+    snprintf(r->info.period, sizeof r->info.period, "%s", parts[2]);
+    r->info.version = h.version;
+    r->info.import_time = h.import_time;
+    memcpy(r->info.origin, h.origin, 32);
+    r->info.k = h.k;
+    r->info.ncells = h.ncells;
+    r->info.suppressed = h.suppressed;
+    r->ind = ind;
+    r->pstart = jet_indicators_period_start(parts[2]);
+    r->value = calloc(h.ncells, sizeof *r->value);
+    r->status = calloc(h.ncells, 1);
+    v->nrel++;
+    if (r->value == NULL || r->status == NULL)
+        return JET_ENOMEM;
+    c->cur = r;
+    c->key_len = klen;
+    rc = jet_txn_scan(c->txn, JET_DB_STATS_CELLS, key, klen, NULL, 0, read_ref, c);
+    if (rc != 0)
+        return rc;
+    uint64_t cells = 1;
+    for (unsigned a = 0; a < r->ndims; a++)
+        cells *= r->size[a] + 1;
+    if (cells != h.ncells)
+        return JET_ECORRUPT;
+    return 0;
+}
+
+static int read_fn(jet_txn *txn, void *ctx) {
+    read_ctx *c = ctx;
+    uint8_t prefix[JET_CODE_MAX + 2];
+    size_t plen = 0;
+    c->txn = txn;
+    if (c->v->filter != NULL && c->v->filter->region != NULL &&
+        strlen(c->v->filter->region) <= JET_CODE_MAX) {
+        plen = strlen(c->v->filter->region) + 1;
+        memcpy(prefix, c->v->filter->region, plen);
+    }
+    return jet_txn_scan(txn, JET_DB_STATS, prefix, plen, NULL, 0, read_release, c);
+}
+
+static int cmp_vrel(const void *a, const void *b) {
+    const vrel *x = a, *y = b;
+    int c = strcmp(x->info.region, y->info.region);
+    if (c != 0)
+        return c;
+    if (x->ind != y->ind)
+        return x->ind < y->ind ? -1 : 1;
+    if (x->pstart != y->pstart)
+        return x->pstart < y->pstart ? -1 : 1;
+    return strcmp(x->info.period, y->info.period);
+}
+
+static int push_row(jet_stats_view *v, uint32_t rel, int ind, size_t cell, double value, int supp) {
+    if (v->nrow == v->rowcap) {
+        size_t ncap = v->rowcap ? v->rowcap * 2 : 1024;
+        vrow *nr = realloc(v->row, ncap * sizeof *nr);
+        if (nr == NULL)
+            return JET_ENOMEM;
+        v->row = nr;
+        v->rowcap = ncap;
+    }
+    v->row[v->nrow].rel = rel;
+    v->row[v->nrow].ind = (uint16_t)ind;
+    v->row[v->nrow].supp = (uint8_t)supp;
+    v->row[v->nrow].cell = cell;
+    v->row[v->nrow].value = value;
+    v->nrow++;
+    return 0;
+}
+
+/* The code of logical dimension d of a cell of r. */
+static const char *cell_code(const vrel *r, size_t cell, unsigned d) {
+    for (unsigned a = 0; a < r->ndims; a++) {
+        if (r->dim[a] != d)
+            continue;
+        size_t c = (cell / r->stride[a]) % (r->size[a] + 1);
+        return c == r->size[a] ? JET_TOTAL_CODE : r->cat[a][c];
+    }
+    return JET_TOTAL_CODE;
+}
+
+/* Derives the rate `ind` from numerator release n and denominator release d. Cells of n whose
+ * breakdown d does not have are left out. */
+static int derive_rate(jet_stats_view *v, uint32_t ni, const vrel *d, int ind, unsigned k_min) {
+    const vrel *n = &v->rel[ni];
+    size_t *map[JET_SDC_MAX_DIMS] = {0};
+    size_t dpos[JET_DIM__COUNT];
+    unsigned k = k_min;
+    int rc = 0;
+    if (n->info.k > k)
+        k = n->info.k;
+    if (d->info.k > k)
+        k = d->info.k;
+    /* For each dimension of n: category index -> offset in d (SIZE_MAX: d lacks it). */
+    for (unsigned dd = 0; dd < JET_DIM__COUNT; dd++)
+        dpos[dd] = SIZE_MAX;
+    for (unsigned b = 0; b < d->ndims; b++)
+        dpos[d->dim[b]] = b;
+    for (unsigned a = 0; a < n->ndims; a++) {
+        map[a] = malloc((n->size[a] + 1) * sizeof *map[a]);
+        if (map[a] == NULL) {
+            rc = JET_ENOMEM;
+            goto out;
+        }
+        size_t b = dpos[n->dim[a]];
+        for (unsigned c = 0; c <= n->size[a]; c++) {
+            if (b == SIZE_MAX) {
+                map[a][c] = c == n->size[a] ? 0 : SIZE_MAX;
+                continue;
+            }
+            map[a][c] = SIZE_MAX;
+            if (c == n->size[a]) {
+                map[a][c] = d->size[b] * d->stride[b];
+                continue;
+            }
+            for (unsigned e = 0; e < d->size[b]; e++)
+                if (strcmp(d->cat[b][e], n->cat[a][c]) == 0)
+                    map[a][c] = e * d->stride[b];
+        }
+    }
+    /* Dimensions d has and n lacks are taken at their total. */
+    size_t dbase = 0;
+    for (unsigned b = 0; b < d->ndims; b++) {
+        int in_n = 0;
+        for (unsigned a = 0; a < n->ndims; a++)
+            in_n |= n->dim[a] == d->dim[b];
+        if (!in_n)
+            dbase += d->size[b] * d->stride[b];
+    }
+    for (size_t cell = 0; cell < n->info.ncells; cell++) {
+        size_t dc = dbase;
+        int ok = 1;
+        for (unsigned a = 0; a < n->ndims && ok; a++) {
+            size_t c = (cell / n->stride[a]) % (n->size[a] + 1);
+            if (map[a][c] == SIZE_MAX)
+                ok = 0;
+            else
+                dc += map[a][c];
+        }
+        if (!ok)
+            continue;
+        int64_t num = n->value[cell], den = d->value[dc];
+        int supp = n->status[cell] || d->status[dc] || den < 2 * (int64_t)k ||
+                   (num >= 1 && num <= (int64_t)k - 1) ||
+                   (den - num >= 1 && den - num <= (int64_t)k - 1);
+        double val = supp ? 0.0 : round((double)num * 1000.0 / (double)den) / 10.0;
+        rc = push_row(v, ni, ind, cell, val, supp);
+        if (rc != 0)
+            goto out;
+    }
+out:
+    for (unsigned a = 0; a < n->ndims; a++)
+        free(map[a]);
+    return rc;
+}
+
+static int build_rows(jet_stats_view *v, unsigned k_min) {
+    size_t ncat = jet_indicators_count();
+    const char *want = v->filter != NULL ? v->filter->indicator : NULL;
+    for (size_t i = 0; i < v->nrel;) {
+        size_t end = i;
+        while (end < v->nrel && strcmp(v->rel[end].info.region, v->rel[i].info.region) == 0)
+            end++;
+        for (size_t ci = 0; ci < ncat; ci++) {
+            const jet_indicator *def = jet_indicators_at(ci);
+            if (want != NULL && strcmp(want, def->code) != 0)
+                continue;
+            if (def->kind == JET_INDICATOR_COUNT) {
+                for (size_t r = i; r < end; r++) {
+                    const vrel *rel = &v->rel[r];
+                    if ((size_t)rel->ind != ci)
+                        continue;
+                    for (size_t cell = 0; cell < rel->info.ncells; cell++) {
+                        int rc = push_row(v, (uint32_t)r, (int)ci, cell, (double)rel->value[cell],
+                                          rel->status[cell] != 0);
+                        if (rc != 0)
+                            return rc;
+                    }
+                }
+                continue;
+            }
+            int ni = jet_indicators_index(def->numerator), di = jet_indicators_index(def->denominator);
+            for (size_t r = i; r < end; r++) {
+                if (v->rel[r].ind != ni)
+                    continue;
+                for (size_t q = i; q < end; q++) {
+                    if (v->rel[q].ind == di && strcmp(v->rel[q].info.period, v->rel[r].info.period) == 0) {
+                        int rc = derive_rate(v, (uint32_t)r, &v->rel[q], (int)ci, k_min);
+                        if (rc != 0)
+                            return rc;
+                    }
+                }
+            }
+        }
+        i = end;
+    }
+    return 0;
+}
+
+int jet_stats_view_open(jet_store *store, const jet_stats_filter *filter, unsigned k_min,
+                        jet_stats_view **out, jet_diag *diag) {
+    jet_stats_view *v = calloc(1, sizeof *v);
+    read_ctx c;
+    size_t ncat = jet_indicators_count();
+    int rc;
+
+    *out = NULL;
+    if (v == NULL)
+        return jet_diag_fail(diag, JET_ENOMEM, "out of memory");
+    v->diag = diag;
+    v->filter = filter;
+    for (size_t i = 0; i < ncat && i < 64; i++) {
+        const jet_indicator *def = jet_indicators_at(i);
+        const char *want = filter != NULL ? filter->indicator : NULL;
+        if (def->kind != JET_INDICATOR_COUNT)
+            continue;
+        v->want[i] = want == NULL || strcmp(want, def->code) == 0;
+        if (want != NULL && !v->want[i]) {
+            const jet_indicator *rate = jet_indicators_find(want);
+            if (rate != NULL && rate->kind == JET_INDICATOR_RATE &&
+                (strcmp(rate->numerator, def->code) == 0 || strcmp(rate->denominator, def->code) == 0))
+                v->want[i] = 1;
+        }
+    }
+    memset(&c, 0, sizeof c);
+    c.v = v;
+    rc = jet_store_read(store, read_fn, &c);
+    if (rc == 0) {
+        if (v->nrel > 1)
+            qsort(v->rel, v->nrel, sizeof *v->rel, cmp_vrel);
+        rc = build_rows(v, k_min);
+    }
+    v->filter = NULL;
+    v->diag = NULL;
+    if (rc != 0) {
+        jet_stats_view_free(v);
+        return jet_diag_fail(diag, rc, "reading the statistics: %s",
+                             rc == JET_ECORRUPT ? "a release in the store cannot be decoded"
+                                                : jet_strerror(rc));
+    }
+    *out = v;
+    return 0;
+}
+
+size_t jet_stats_view_rows(const jet_stats_view *v) {
+    return v->nrow;
+}
+
+void jet_stats_view_row(const jet_stats_view *v, size_t i, jet_stats_row *row) {
+    const vrow *vr = &v->row[i];
+    const vrel *r = &v->rel[vr->rel];
+    row->region = r->info.region;
+    row->def = jet_indicators_at(vr->ind);
+    row->indicator = row->def->code;
+    row->period = r->info.period;
+    for (unsigned d = 0; d < JET_DIM__COUNT; d++)
+        row->code[d] = cell_code(r, vr->cell, d);
+    row->value = vr->value;
+    row->suppressed = vr->supp;
+    row->release = vr->rel;
+}
+
+size_t jet_stats_view_releases(const jet_stats_view *v) {
+    return v->nrel;
+}
+
+const jet_stats_release *jet_stats_view_release(const jet_stats_view *v, size_t i) {
+    return &v->rel[i].info;
+}
