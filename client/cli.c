@@ -4,6 +4,9 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;
@@ -45,6 +48,11 @@ int cli_print_json(json_t *value) {
     fputc('\n', stdout);
     json_decref(value);
     return rc == 0 ? 0 : 1;
+}
+
+void cli_quiet_logs(void) {
+    if (getenv("JETSYNC_LOG") == NULL)
+        jet_log_set_level((jet_log_level)(JET_LOG_ERROR + 1)); /* above every level */
 }
 
 int cli_usage(const char *text) {

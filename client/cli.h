@@ -22,6 +22,10 @@ jet_node *cli_open_node(const char *home_opt);
 struct json_t;
 int cli_print_json(struct json_t *value);
 
+/* Drops the daemon-style event lines (log.h) for a command that reports its own outcome in one
+ * line, unless $JETSYNC_LOG asks for them: the command line contract is one line on stderr. */
+void cli_quiet_logs(void);
+
 /* Prints usage text to stderr and returns 2. */
 int cli_usage(const char *text);
 

@@ -24,6 +24,7 @@ int cmd_id_main(int argc, char **argv) {
     }
     if (optind != argc)
         return cli_usage(id_usage);
+    cli_quiet_logs();
     jet_node *node = cli_open_node(home_opt);
     if (node == NULL)
         return 1;

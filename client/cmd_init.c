@@ -36,6 +36,7 @@ int cmd_init_main(int argc, char **argv) {
     }
     if (optind != argc || o.name == NULL || o.region == NULL)
         return cli_usage(init_usage);
+    cli_quiet_logs();
     char home[4096];
     if (jet_node_resolve_home(home_opt, home, sizeof home) != 0)
         return cli_fail("no node home: give --home DIR or set JETSYNC_HOME");

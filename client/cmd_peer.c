@@ -189,6 +189,7 @@ int cmd_peer_main(int argc, char **argv) {
     if (rc >= 0)
         return rc;
     int first_pos = optind + 1; /* positional arguments, in argv terms */
+    cli_quiet_logs();
     jet_node *node = NULL;
     if (strcmp(sub, "add") == 0) {
         if (first_pos != argc)

@@ -156,6 +156,7 @@ int cmd_status_main(int argc, char **argv) {
     }
     if (optind != argc)
         return cli_usage(status_usage);
+    cli_quiet_logs();
     jet_node *node = cli_open_node(home_opt);
     if (node == NULL)
         return 1;

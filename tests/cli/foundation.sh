@@ -6,7 +6,12 @@ set -euo pipefail
 : "${JETSYNC:?set JETSYNC to the jetsync binary}"
 J=$JETSYNC
 T=$(mktemp -d /tmp/jetsync-cli-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+MNT=$T/full
+cleanup() {
+    if mountpoint -q "$MNT" 2>/dev/null; then umount "$MNT" || umount -l "$MNT"; fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
 
 pass=0
 failed=0
@@ -277,6 +282,37 @@ sed -i '3s/.*/this is not ini/' "$A/jetsync.conf"
 refuses "a syntax error names its line" "jetsync.conf:3: syntax error" "$J" status --home "$A" --json
 cp "$T/conf.orig" "$A/jetsync.conf"
 succeeds "the restored config works" "$J" status --home "$A"
+
+# ---- a full disk (root only: a 2 MiB tmpfs) ----------------------------------------------------
+mkdir -p "$MNT"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=2m tmpfs "$MNT" 2>/dev/null; then
+    succeeds "init on a small file system" "$J" init --home "$MNT/node" --name Full --region SE-Y
+    # Fill the file system, leaving the node as it is.
+    dd if=/dev/zero of="$MNT/filler" bs=4k 2>/dev/null || true
+    added=0
+    full_rc=0
+    for i in $(seq 1 500); do
+        run "$J" peer add --home "$MNT/node" --name "p$i" --key "$ID_B" --addr "host$i.example:7420"
+        # every add uses the same key under a new name: revoke each right away
+        if [ "$rc" -ne 0 ]; then full_rc=$rc; break; fi
+        run "$J" peer remove --home "$MNT/node" "p$i"
+        if [ "$rc" -ne 0 ]; then full_rc=$rc; break; fi
+        added=$i
+    done
+    cp "$T/err" "$T/full.err"
+    check "writing on a full disk fails ($added peers added first)" test "$full_rc" -ne 0
+    check "  ... with one line saying the disk is full" \
+        test "$(wc -l <"$T/full.err")" -eq 1 -a -n "$(grep 'disk full' "$T/full.err")"
+    rm -f "$MNT/filler"
+    run "$J" peer list --home "$MNT/node" --json
+    check "  ... and the store holds exactly the commands that succeeded" \
+        json_expr "$T/out" "len(d) in ($added, $added + 1) and all(p['revoked'] for p in d if p['name'] != 'p$((added + 1))')"
+    succeeds "  ... and takes writes again once there is space" \
+        "$J" peer add --home "$MNT/node" --name after --key "$ID_B2"
+    umount "$MNT" || umount -l "$MNT"
+else
+    echo "skip full-disk test: not root or cannot mount a tmpfs"
+fi
 
 echo "$pass passed, $failed failed"
 [ "$failed" -eq 0 ]
