@@ -759,8 +759,11 @@ static int valid_text(const char *s, size_t max) {
 }
 
 int jet__stats_chunk_valid(const Jet__StatsChunk *m) {
+    /* Structure is checked strictly; vocabulary (indicator, period and category codes) only for
+     * its characters, so that a release using codes a newer node knows is kept, not refused:
+     * a refusal would stop every later record of its origin. */
     if (!valid_text(m->region, JET_CODE_MAX) || !valid_text(m->indicator, JET_CODE_MAX) ||
-        jet_indicators_check_period(m->period, strlen(m->period)) != 0)
+        !valid_text(m->period, JET_PERIOD_MAX))
         return 0;
     if (m->version == 0 || m->chunk_count == 0 || m->chunk_index >= m->chunk_count ||
         m->ncells == 0 || m->ncells > JET_STATS_MAX_CELLS || m->status.len != m->n_value ||
@@ -781,8 +784,7 @@ int jet__stats_chunk_valid(const Jet__StatsChunk *m) {
             return 0;
         for (size_t c = 0; c < d->n_category; c++)
             if (strcmp(d->category[c], JET_TOTAL_CODE) == 0 ||
-                jet_indicators_check_code((jet_dim)d->dim, d->category[c],
-                                          strlen(d->category[c])) != 0)
+                !valid_text(d->category[c], JET_CODE_MAX))
                 return 0;
         cells *= d->n_category + 1;
         if (cells > JET_STATS_MAX_CELLS)

@@ -495,6 +495,24 @@ static void test_refuses_misfit_chunks(void **state) {
     assert_code(jet_store_write(a.store, append_fn, &c), JET_EDECODE);
     snapshot(a.store, after);
     assert_memory_equal(before, after, 32);
+    /* a code this build does not know is kept (a newer node may know it), not refused */
+    {
+        const char *newcats[2] = {"F", "X"};
+        spec.category[0] = newcats;
+        spec.ncells = 3;
+        spec.indicator = "DROPOUT_RISK";
+        spec.period = "2024-W05";
+        assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
+        c.payload = p;
+        c.len = plen;
+        assert_ok(jet_store_write(a.store, append_fn, &c));
+        free(p);
+        snapshot(a.store, before);
+        assert_memory_not_equal(before, after, 32);
+        spec.category[0] = cats;
+        spec.indicator = "ENROLLED";
+        spec.period = "2024/25";
+    }
     /* a good single chunk of the right shape is accepted and supersedes (version 9) */
     spec.ncells = 3;
     assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
