@@ -448,6 +448,90 @@ static void test_fork_refused(void **state) {
     jet_node_free(A);
 }
 
+typedef struct counter_ctx {
+    uint64_t value;
+} counter_ctx;
+
+static int set_counter_txn(jet_txn *txn, void *arg) {
+    return jet_meta_put_u64(txn, "hs_sent", ((counter_ctx *)arg)->value);
+}
+
+static int get_counter_txn(jet_txn *txn, void *arg) {
+    return jet_meta_get_u64(txn, "hs_sent", &((counter_ctx *)arg)->value);
+}
+
+static uint64_t lead_last_accepted(jet_node *lead, const char *peer_name) {
+    jet_peer p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.name, sizeof p.name, "%s", peer_name);
+    assert_ok(jet_store_read(jet_node_store(lead), find_peer_txn, &p));
+    return p.last_hs_value;
+}
+
+/* The replay counter: a clock that was ahead and stepped back, and a store restored from an old
+ * backup, each leave the partner able to connect (WireGuard's timestamps would lock it out). */
+static void test_handshake_counter(void **state) {
+    (void)state;
+    setup_dirs();
+    jet_node *L = make_node("hs-L", "SE-Y", 1), *A = make_node("hs-A", "IT-25", 0);
+    add_peer(L, "A", A, JET_ROLE_REGION, NULL);
+    daemon_proc d = start_daemon(L);
+    add_peer(A, "Lead", L, JET_ROLE_LEAD, d.addr);
+    assert_ok(sync_with(A, "Lead", NULL, 0).code);
+
+    /* The clock was one hour ahead when A last connected (as if set wrong, then corrected):
+     * the lead has accepted a value from the future. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t ahead = ((uint64_t)now.tv_sec + 3600) * 1000000000u;
+    counter_ctx c = {ahead};
+    assert_ok(jet_store_write(jet_node_store(A), set_counter_txn, &c));
+    assert_ok(sync_with(A, "Lead", NULL, 0).code);
+    assert_true(lead_last_accepted(L, "A") > ahead);
+    /* Back on the right time: the next handshake still exceeds what the lead accepted. */
+    sync_result r = sync_with(A, "Lead", NULL, 0);
+    if (r.code != 0)
+        print_error("after the clock step: %s\n", r.reason);
+    assert_ok(r.code);
+
+    stop_daemon(&d, SIGTERM);
+    jet_node_free(A);
+    jet_node_free(L);
+
+    /* A fresh pair for the restored-store case, so that no clock step is involved. */
+    jet_node *L2 = make_node("hs-L2", "SE-Y", 1), *A2 = make_node("hs-A2", "IT-25", 0);
+    add_peer(L2, "A", A2, JET_ROLE_REGION, NULL);
+    daemon_proc d2 = start_daemon(L2);
+    add_peer(A2, "Lead", L2, JET_ROLE_LEAD, d2.addr);
+    assert_ok(sync_with(A2, "Lead", NULL, 0).code);
+    char cmd[16384], backup2[4300];
+    snprintf(backup2, sizeof backup2, "%s/hs-A2-backup", base_dir);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", jet_node_home(A2), backup2);
+    assert_int_equal(system(cmd), 0);
+    for (int i = 0; i < 3; i++)
+        assert_ok(sync_with(A2, "Lead", NULL, 0).code);
+    uint64_t lead_saw = lead_last_accepted(L2, "A");
+    jet_node_free(A2);
+    /* Restore: replace A2's store with the backup's. */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/hs-A2/store' && cp -a '%s/store' '%s/hs-A2/store'",
+             base_dir, backup2, base_dir);
+    assert_int_equal(system(cmd), 0);
+    char home2[4300];
+    snprintf(home2, sizeof home2, "%s/hs-A2", base_dir);
+    assert_ok(jet_node_open(home2, &A2, NULL));
+    counter_ctx restored = {0};
+    assert_ok(jet_store_read(jet_node_store(A2), get_counter_txn, &restored));
+    assert_true(restored.value < lead_saw); /* the backup is behind what the lead accepted */
+    r = sync_with(A2, "Lead", NULL, 0);
+    if (r.code != 0)
+        print_error("after the restore: %s\n", r.reason);
+    assert_ok(r.code);
+    assert_true(lead_last_accepted(L2, "A") > lead_saw);
+    stop_daemon(&d2, SIGTERM);
+    jet_node_free(A2);
+    jet_node_free(L2);
+}
+
 static void test_policy(void **state) {
     (void)state;
     jet_peer region, lead;
@@ -487,6 +571,7 @@ int main(void) {
         cmocka_unit_test(test_relay_roles_and_noop),
         cmocka_unit_test(test_revoked_peer_refused),
         cmocka_unit_test(test_fork_refused),
+        cmocka_unit_test(test_handshake_counter),
         cmocka_unit_test(test_resume_after_sigkill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
