@@ -1179,6 +1179,54 @@ static void test_listener_close(void **state) {
     (void)state;
 }
 
+/* A host name is resolved without blocking the loop; a lookup still running when the channel
+ * is dropped (here by the handshake time-out) is cancelled and still freed exactly once. */
+static void test_hostname(void **state) {
+    uv_loop_t loop;
+    jet_channel_config cfg;
+    jet_listener *l;
+    client c;
+    char addr[64], name_addr[80];
+    memset(&cfg, 0, sizeof cfg);
+    uv_loop_init(&loop);
+    cfg.loop = &loop;
+    cfg.identity = &srv_id.id;
+    jet_channel_limits_default(&cfg.limits);
+    cfg.cb.authorize = fake_authorize;
+    assert_int_equal(jet_listener_start(&cfg, "localhost:0", &l), 0);
+    assert_int_equal(jet_listener_address(l, addr, sizeof addr), 0);
+    snprintf(name_addr, sizeof name_addr, "localhost%s", strrchr(addr, ':'));
+    /* The client runs on its own loop; drive both from this thread. */
+    assert_int_equal(client_connect(&c, &peer_a, name_addr, srv_id.id.ed25519_pk), 0);
+    while (!c.established && !c.closed) {
+        uv_run(&c.loop, UV_RUN_NOWAIT);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(c.established, 1);
+    jet_channel_close(c.ch, 0);
+    while (!c.closed) {
+        uv_run(&c.loop, UV_RUN_NOWAIT);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    client_finish(&c);
+    assert_int_equal(c.reason, 0);
+    jet_listener_close(l, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+
+    /* A lookup cut short by the handshake time-out. */
+    memset(&c, 0, sizeof c);
+    uv_loop_init(&c.loop);
+    client_cfg(&cfg, &c, &peer_a);
+    cfg.limits.handshake_timeout_ms = 1;
+    assert_int_equal(jet_channel_connect(&cfg, "localhost:1", srv_id.id.ed25519_pk, &c, &c.ch), 0);
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    assert_int_equal(c.closed, 1);
+    assert_int_equal(c.established, 0);
+    assert_int_equal(uv_loop_close(&c.loop), 0);
+    (void)state;
+}
+
 /* Bad arguments are refused synchronously and no callback runs. */
 static void test_bad_arguments(void **state) {
     client c;
@@ -1239,6 +1287,7 @@ int main(void) {
         cmocka_unit_test(test_connection_limits),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_listener_close),
+        cmocka_unit_test(test_hostname),
         cmocka_unit_test(test_bad_arguments),
     };
     if (sodium_init() < 0)
