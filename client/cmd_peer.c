@@ -52,9 +52,11 @@ static int valid_addr(const char *addr) {
     const char *colon = strrchr(addr, ':');
     if (colon == NULL || colon == addr || strlen(addr) >= JET_PEER_ADDR_MAX)
         return 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    return *end == '\0' && port > 0 && port < 65536;
+    size_t digits = strspn(colon + 1, "0123456789");
+    if (digits == 0 || digits > 5 || colon[1 + digits] != '\0')
+        return 0; /* only digits: strtol alone would take " 80" and "+80" */
+    long port = strtol(colon + 1, NULL, 10);
+    return port > 0 && port < 65536;
 }
 
 typedef struct add_ctx {

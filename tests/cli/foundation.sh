@@ -182,7 +182,8 @@ refuses "peer add: a key that is not a node id" '--key' "$J" peer add --home "$A
 refuses "peer add: a key one character short" '--key' "$J" peer add --home "$A" --name b --key "${ID_B:1}"
 refuses "peer add: a key with a bad character" '--key' "$J" peer add --home "$A" --name b --key "${ID_B:0:42}+"
 refuses "peer add: own key" 'own' "$J" peer add --home "$A" --name self --key "$ID_A"
-for addr in "host" "host:" ":7420" "host:0" "host:65536" "host:http" "host:7420x"; do
+for addr in "host" "host:" ":7420" "host:0" "host:65536" "host:http" "host:7420x" "host: 80" \
+    "host:+80" "host:-1" "host:0000080"; do
     refuses "peer add: --addr '$addr'" '--addr' "$J" peer add --home "$A" --name b --key "$ID_B" --addr "$addr"
 done
 refuses "peer add: --role boss" '--role' "$J" peer add --home "$A" --name b --key "$ID_B" --role boss
@@ -190,6 +191,10 @@ refuses "peer add: an empty --name" '--name' "$J" peer add --home "$A" --name ""
 run "$J" peer list --home "$A" --json
 check "refused peer adds stored nothing" json_expr "$T/out" 'd == []'
 
+for addr in "[::1]:7420" "node-1.example.org:1" "10.0.0.1:65535"; do
+    succeeds "peer add: --addr '$addr' is accepted" "$J" peer add --home "$T/b2" --name "p-$addr" --key "$ID_B" --addr "$addr"
+    "$J" peer remove --home "$T/b2" "p-$addr" 2>/dev/null
+done
 succeeds "peer add" "$J" peer add --home "$A" --name partner-b --key "$ID_B" --addr 127.0.0.1:7420 --role lead
 refuses "peer add: the same key under another name" 'already' "$J" peer add --home "$A" --name b-again --key "$ID_B"
 refuses "peer add: the same name with another key" 'another key' "$J" peer add --home "$A" --name partner-b --key "$("$J" id --home "$T/b2")"
