@@ -227,12 +227,9 @@ static int model_build(const jet_stats_view *v, model *m) {
     qsort(m->period, m->nperiod, sizeof *m->period, cmp_period);
     for (size_t i = 0; i < nrow; i++) {
         jet_stats_row r;
-        int total = 1;
-        jet_stats_view_row(v, i, &r);
-        for (int d = 0; d < JET_DIM__COUNT; d++)
-            total &= strcmp(r.code[d], JET_TOTAL_CODE) == 0;
-        if (!total)
+        if (!jet_stats_view_row_is_total(v, i))
             continue;
+        jet_stats_view_row(v, i, &r);
         fig *f = &m->fig[m->nfig++];
         f->ind = jet_indicators_index(r.indicator);
         f->region = index_of(m->region, m->nregion, r.region);

@@ -196,6 +196,9 @@ size_t jet_stats_view_rows(const jet_stats_view *v);
 /* Fills `row` with row i (i < jet_stats_view_rows()). */
 void jet_stats_view_row(const jet_stats_view *v, size_t i, jet_stats_row *row);
 
+/* 1 when row i is the grand total of its table (every breakdown _T), without decoding it. */
+int jet_stats_view_row_is_total(const jet_stats_view *v, size_t i);
+
 size_t jet_stats_view_releases(const jet_stats_view *v);
 const jet_stats_release *jet_stats_view_release(const jet_stats_view *v, size_t i);
 

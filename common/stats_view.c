@@ -252,11 +252,62 @@ static const char *cell_code(const vrel *r, size_t cell, unsigned d) {
     return JET_TOTAL_CODE;
 }
 
+static uint64_t hash_code(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* 1 when two category lists are the same (the usual case: numerator and denominator broken
+ * down alike), so that category c of one is category c of the other. */
+static int same_categories(char *const *a, unsigned na, char *const *b, unsigned nb) {
+    if (na != nb)
+        return 0;
+    for (unsigned i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* An open-addressing index (size a power of two, at least 2n) of category -> position + 1. */
+static int category_index(char *const *cat, unsigned n, uint32_t **out) {
+    size_t size = 16;
+    while (size < (size_t)n * 2)
+        size *= 2;
+    uint32_t *h = calloc(size + 1, sizeof *h);
+    if (h == NULL)
+        return JET_ENOMEM;
+    h[0] = (uint32_t)(size - 1); /* the mask; slots follow */
+    for (unsigned i = 0; i < n; i++) {
+        size_t j = hash_code(cat[i]) & (size - 1);
+        while (h[1 + j] != 0)
+            j = (j + 1) & (size - 1);
+        h[1 + j] = i + 1;
+    }
+    *out = h;
+    return 0;
+}
+
+/* Position of `code` in `cat` (n entries); `hint` is where it is when the lists are the same
+ * (index NULL). Returns -1 when absent. */
+static long find_category(char *const *cat, unsigned n, const char *code, unsigned hint,
+                          const uint32_t *index) {
+    if (index == NULL)
+        return hint < n && strcmp(cat[hint], code) == 0 ? (long)hint : -1;
+    size_t mask = index[0];
+    for (size_t j = hash_code(code) & mask; index[1 + j] != 0; j = (j + 1) & mask)
+        if (strcmp(cat[index[1 + j] - 1], code) == 0)
+            return (long)index[1 + j] - 1;
+    return -1;
+}
+
 /* Derives the rate `ind` from numerator release n and denominator release d. Cells of n whose
  * breakdown d does not have are left out. */
 static int derive_rate(jet_stats_view *v, uint32_t ni, const vrel *d, int ind, unsigned k_min) {
     const vrel *n = &v->rel[ni];
     size_t *map[JET_SDC_MAX_DIMS] = {0};
+    uint32_t *hash[JET_SDC_MAX_DIMS] = {0};
     size_t dpos[JET_DIM__COUNT];
     unsigned k = k_min;
     int rc = 0;
@@ -276,6 +327,9 @@ static int derive_rate(jet_stats_view *v, uint32_t ni, const vrel *d, int ind, u
             goto out;
         }
         size_t b = dpos[n->dim[a]];
+        if (b != SIZE_MAX && !same_categories(n->cat[a], n->size[a], d->cat[b], d->size[b]) &&
+            (rc = category_index(d->cat[b], d->size[b], &hash[a])) != 0)
+            goto out;
         for (unsigned c = 0; c <= n->size[a]; c++) {
             if (b == SIZE_MAX) {
                 map[a][c] = c == n->size[a] ? 0 : SIZE_MAX;
@@ -286,9 +340,9 @@ static int derive_rate(jet_stats_view *v, uint32_t ni, const vrel *d, int ind, u
                 map[a][c] = d->size[b] * d->stride[b];
                 continue;
             }
-            for (unsigned e = 0; e < d->size[b]; e++)
-                if (strcmp(d->cat[b][e], n->cat[a][c]) == 0)
-                    map[a][c] = e * d->stride[b];
+            long e = find_category(d->cat[b], d->size[b], n->cat[a][c], c, hash[a]);
+            if (e >= 0)
+                map[a][c] = (size_t)e * d->stride[b];
         }
     }
     /* Dimensions d has and n lacks are taken at their total. */
@@ -322,8 +376,10 @@ static int derive_rate(jet_stats_view *v, uint32_t ni, const vrel *d, int ind, u
             goto out;
     }
 out:
-    for (unsigned a = 0; a < n->ndims; a++)
+    for (unsigned a = 0; a < n->ndims; a++) {
         free(map[a]);
+        free(hash[a]);
+    }
     return rc;
 }
 
@@ -431,6 +487,11 @@ void jet_stats_view_row(const jet_stats_view *v, size_t i, jet_stats_row *row) {
     row->value = vr->value;
     row->suppressed = vr->supp;
     row->release = vr->rel;
+}
+
+int jet_stats_view_row_is_total(const jet_stats_view *v, size_t i) {
+    const vrow *vr = &v->row[i];
+    return vr->cell + 1 == v->rel[vr->rel].info.ncells;
 }
 
 size_t jet_stats_view_releases(const jet_stats_view *v) {
