@@ -118,7 +118,8 @@ done
 check "  ... and none of them created the home" test ! -e "$T/c"
 for name in "Partner ; A" " padded" "padded " "$(printf 'tab\there')" "$(printf 'new\nline')" \
     "$(printf '%0128d' 0)"; do
-    refuses "init --name '$name' is refused" '--name' "$J" init --home "$T/c" --name "$name" --region SE-Y
+    shown=${name//$'\n'/\\n}
+    refuses "init --name '${shown//$'\t'/\\t}' is refused" '--name' "$J" init --home "$T/c" --name "$name" --region SE-Y
 done
 check "  ... and none of them created the home" test ! -e "$T/c"
 run "$J" init --home "$T/n" --name "Région Île-de-France; Paris #1 [test] = x" --region FR-IDF
