@@ -47,9 +47,15 @@ static int peer_status_one(const jet_peer *p, void *arg) {
         return rc;
     char id[JET_NODE_ID_BUF];
     jet_node_id_format(p->key, id);
+    const char *state = p->revoked ? "revoked" : st.state;
+    /* A session that stopped updating its progress was cut (a killed process): say so. */
+    if (strcmp(state, "syncing") == 0 && (uint64_t)time(NULL) > st.last_attempt + 60)
+        state = "interrupted";
+    if (strcmp(state, "backoff") == 0 && (uint64_t)time(NULL) >= st.backoff_until)
+        state = "failed";
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "name", p->name, "key", id, "role",
                           jet_role_name(p->role), "addr", p->addr, "revoked", p->revoked,
-                          "state", p->revoked ? "revoked" : st.state);
+                          "state", state);
     json_object_set_new(o, "last_sync", time_or_null(st.last_ok));
     json_object_set_new(o, "last_attempt", time_or_null(st.last_attempt));
     json_object_set_new(o, "last_error", json_string(st.last_error));
@@ -124,6 +130,10 @@ static void print_text(const jet_node *node, json_t *doc) {
                json_integer_value(json_object_get(json_object_get(v, "pending"), "from_peer")),
                json_string_length(json_object_get(v, "last_error")) ? "  error: " : "",
                json_string_value(json_object_get(v, "last_error")));
+        json_t *until = json_object_get(v, "backoff_until");
+        if (strcmp(json_string_value(json_object_get(v, "state")), "backoff") == 0 &&
+            json_is_string(until))
+            printf("  %-18s backing off until %s\n", "", json_string_value(until));
     }
     printf("\nlogs:\n");
     json_array_foreach(logs, i, v) {
