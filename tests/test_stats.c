@@ -646,6 +646,22 @@ static void test_rate_other_breakdown(void **state) {
     assert_true(find_row(v, "RETENTION_RATE", "_T", "M").value == 20.0);
     assert_true(find_row(v, "RETENTION_RATE", "_T", "_T").value == 15.0);
     jet_stats_view_free(v);
+    /* categories that differ: the numerator's areas are found among the denominator's */
+    assert_ok(import(&a, "SE-Y", "indicator,period,area,value\n"
+                                 "ENROLLED,2025,X1,100\nENROLLED,2025,X2,200\nENROLLED,2025,X9,400\n"
+                                 "RETAINED,2025,X9,40\nRETAINED,2025,X2,50\n"));
+    v = view(&a, NULL, "RETENTION_RATE", "2025", 5);
+    assert_int_equal(jet_stats_view_rows(v), 3);
+    for (size_t i = 0; i < 3; i++) {
+        jet_stats_row r;
+        jet_stats_view_row(v, i, &r);
+        double want = strcmp(r.code[JET_DIM_AREA], "X2") == 0   ? 25.0
+                      : strcmp(r.code[JET_DIM_AREA], "X9") == 0 ? 10.0
+                                                                 : 90.0 / 700.0 * 100.0;
+        assert_false(r.suppressed);
+        assert_true(fabs(r.value - want) < 0.051);
+    }
+    jet_stats_view_free(v);
     node_close(&a);
 }
 
