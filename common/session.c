@@ -870,6 +870,30 @@ static int status_txn(jet_txn *txn, void *arg) {
     return jet_sync_status_put(txn, s->peer.key, &st);
 }
 
+typedef struct failure_update {
+    const jet_peer *peer;
+    const char *reason;
+} failure_update;
+
+static int failure_txn(jet_txn *txn, void *arg) {
+    failure_update *f = arg;
+    jet_sync_status st;
+    int rc = jet_sync_status_get(txn, f->peer->key, &st);
+    if (rc != 0)
+        return rc;
+    st.last_attempt = (uint64_t)time(NULL);
+    st.total_sessions++;
+    st.failed_sessions++;
+    snprintf(st.last_error, sizeof st.last_error, "%s", f->reason);
+    snprintf(st.state, sizeof st.state, "failed");
+    return jet_sync_status_put(txn, f->peer->key, &st);
+}
+
+int jet_session_record_failure(jet_node *node, const jet_peer *peer, const char *reason) {
+    failure_update f = {peer, reason};
+    return jet_store_write(jet_node_store(node), failure_txn, &f);
+}
+
 typedef struct progress_update {
     jet_session *s;
 } progress_update;

@@ -76,6 +76,10 @@ const jet_session_stats *jet_session_get_stats(const jet_session *s);
  * jet_session_free(NULL) is a no-op. */
 void jet_session_free(jet_session *s);
 
+/* Records in the peer's sync status a failure that happened before any session existed (the
+ * connection or the handshake failed): last attempt, reason, failed count, state "failed". */
+int jet_session_record_failure(jet_node *node, const jet_peer *peer, const char *reason);
+
 /* Policy: may a node of role `self_lead` send records of `stream` by `origin` to a peer of
  * role `peer_role`? And may it accept them from such a peer? */
 int jet_policy_may_send(uint32_t stream, int self_lead, jet_role peer_role);

@@ -64,6 +64,7 @@ static void on_closed(jet_channel *ch, int reason) {
         job->code = reason != 0 ? reason : JET_ECLOSED;
         snprintf(job->reason, sizeof job->reason, "could not connect to %s: %s", job->peer.addr,
                  jet_strerror(job->code));
+        jet_session_record_failure(job->peering->node, &job->peer, job->reason);
     }
     if (job->cb.done != NULL)
         job->cb.done(&job->peer, job->code, job->reason, &job->stats, job->cb.arg);
