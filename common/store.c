@@ -264,9 +264,10 @@ int jet_store_write(jet_store *store, jet_txn_fn fn, void *ctx) {
         if (rc != 0)
             return store_code(rc);
         rc = fn(&t, ctx);
-        if (rc != 0) {
+        if (rc != 0 || t.map_full) {
             mdb_txn_abort(t.txn);
-            /* A put that reached the map's end leaves the transaction unusable: grow, rerun. */
+            /* A put that reached the map's end leaves the transaction unusable, even if fn went
+             * on (ignoring that put's error): grow, rerun. */
             if (!t.map_full)
                 return rc;
         } else {

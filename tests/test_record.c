@@ -359,6 +359,89 @@ static void test_append_refusals(void **state) {
     jet_store_free(s);
 }
 
+typedef struct big_append_ctx {
+    const uint8_t *sk;
+    int runs;
+    uint64_t seqs[8];
+} big_append_ctx;
+
+/* Eight records of 100 KB in one transaction: through a 64 KiB initial map the transaction
+ * runs again after the map grows, and must assign the same seqs the second time. */
+static int big_append_txn(jet_txn *txn, void *arg) {
+    big_append_ctx *b = arg;
+    b->runs++;
+    uint8_t *payload = malloc(100000);
+    if (payload == NULL)
+        return JET_ENOMEM;
+    int rc = 0;
+    for (int i = 0; i < 8 && rc == 0; i++) {
+        memset(payload, 'a' + i, 100000);
+        rc = jet_record_append(txn, b->sk, TEST_STREAM, TEST_KIND, payload, 100000, &b->seqs[i]);
+    }
+    free(payload);
+    return rc;
+}
+
+typedef struct copy_ctx {
+    uint32_t stream;
+    const uint8_t *origin;
+    uint64_t epoch, seq;
+    uint8_t *buf; /* malloc'd copy of the encoding */
+    size_t len;
+} copy_ctx;
+
+static int copy_txn(jet_txn *txn, void *arg) {
+    copy_ctx *c = arg;
+    jet_record r;
+    int rc = jet_log_get(txn, c->stream, c->origin, c->epoch, c->seq, &r);
+    if (rc != 0)
+        return rc;
+    c->buf = malloc(r.encoded_len);
+    if (c->buf == NULL)
+        return JET_ENOMEM;
+    memcpy(c->buf, r.encoded, r.encoded_len);
+    c->len = r.encoded_len;
+    return 0;
+}
+
+static int unset_mapsize(void **state) {
+    (void)state;
+    unsetenv("JETSYNC_MAPSIZE");
+    return 0;
+}
+
+static void test_append_map_growth(void **state) {
+    (void)state;
+    setenv("JETSYNC_MAPSIZE", "65536", 1);
+    jet_store *s = new_store();
+    keypair a;
+    make_keys(&a);
+    append_n(s, &a, TEST_STREAM, 2);
+    big_append_ctx b = {a.sk, 0, {0}};
+    assert_ok(jet_store_write(s, big_append_txn, &b));
+    assert_true(b.runs > 1);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(b.seqs[i], 3 + i);
+    uint64_t e = own_epoch(s);
+    assert_int_equal(vv(s, TEST_STREAM, a.pk, e), 10);
+    uint8_t d[32];
+    assert_ok(log_digest(s, TEST_STREAM, a.pk, e, 10, d));
+    /* A replica (also starting from a 64 KiB map) ingesting the same bytes has the same log. */
+    jet_store *r = new_store();
+    for (uint64_t seq = 1; seq <= 10; seq++) {
+        copy_ctx c = {TEST_STREAM, a.pk, e, seq, NULL, 0};
+        assert_ok(jet_store_read(s, copy_txn, &c));
+        assert_code(ingest(r, c.buf, c.len), 0);
+        free(c.buf);
+    }
+    uint8_t dr[32];
+    assert_ok(log_digest(r, TEST_STREAM, a.pk, e, 10, dr));
+    assert_memory_equal(d, dr, 32);
+    jet_store_free(r);
+    jet_store_free(s);
+    unsetenv("JETSYNC_MAPSIZE");
+}
+
 /* The bytes jet_record_append() stores are exactly the encoding documented in record.h. */
 static void test_encoding_matches_doc(void **state) {
     (void)state;
@@ -813,7 +896,7 @@ int main(void) {
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_sequence),    cmocka_unit_test(test_append_reopen),
-        cmocka_unit_test(test_append_refusals),    cmocka_unit_test(test_encoding_matches_doc),
+        cmocka_unit_test(test_append_refusals),    cmocka_unit_test_teardown(test_append_map_growth, unset_mapsize),    cmocka_unit_test(test_encoding_matches_doc),
         cmocka_unit_test(test_digest_replication), cmocka_unit_test(test_ingest_bitflips),
         cmocka_unit_test(test_ingest_wrong_key),   cmocka_unit_test(test_ingest_gap_repeat_fork),
         cmocka_unit_test(test_ingest_malformed),   cmocka_unit_test(test_new_epoch),

@@ -568,6 +568,7 @@ static void grow_value(uint32_t id, uint8_t *out) {
 typedef struct grow_ctx {
     uint32_t first, count;
     int runs;
+    int ignore_errors; /* go on after a failed put and return 0, as a careless caller might */
 } grow_ctx;
 
 static int grow_txn(jet_txn *txn, void *arg) {
@@ -582,6 +583,8 @@ static int grow_txn(jet_txn *txn, void *arg) {
         jet_put_be32(key, id);
         grow_value(id, val);
         rc = jet_txn_put(txn, JET_DB_STATS_CELLS, key, 4, val, GROW_VAL);
+        if (g->ignore_errors)
+            rc = 0;
     }
     free(val);
     return rc;
@@ -628,15 +631,22 @@ static void test_map_growth(void **state) {
     int runs = 0;
     uint32_t n = 0;
     for (int t = 0; t < 32; t++) {
-        grow_ctx g = {n, GROW_PER_TXN, 0};
+        grow_ctx g = {n, GROW_PER_TXN, 0, 0};
         assert_ok(jet_store_write(s, grow_txn, &g));
         runs += g.runs;
         n += GROW_PER_TXN;
     }
     assert_true(runs > 32); /* some transaction was rerun after the map grew */
     /* One transaction larger than the map now is (several doublings in one write). */
-    grow_ctx big = {n, 1024, 0}; /* 4 MiB */
+    grow_ctx big = {n, 1024, 0, 0}; /* 4 MiB */
     assert_ok(jet_store_write(s, grow_txn, &big));
+    n += 1024;
+    verify_values(s, n);
+    /* A function that ignores the failed put and returns 0 still gets the growth and rerun
+     * (the transaction cannot commit once a put hit the map's end). */
+    grow_ctx careless = {n, 1024, 0, 1};
+    assert_ok(jet_store_write(s, grow_txn, &careless));
+    assert_true(careless.runs > 1);
     n += 1024;
     verify_values(s, n);
     uint64_t bytes = 0;
@@ -647,7 +657,7 @@ static void test_map_growth(void **state) {
     /* Reopened (still with the small initial map): everything is there. */
     assert_ok(jet_store_open(dir, &s));
     verify_values(s, n);
-    grow_ctx more = {n, GROW_PER_TXN, 0};
+    grow_ctx more = {n, GROW_PER_TXN, 0, 0};
     assert_ok(jet_store_write(s, grow_txn, &more));
     n += GROW_PER_TXN;
     verify_values(s, n);
@@ -662,7 +672,7 @@ static void test_map_growth_other_process(void **state) {
     setenv("JETSYNC_MAPSIZE", "65536", 1);
     jet_store *s = NULL;
     assert_ok(jet_store_create(dir, &s));
-    grow_ctx first = {0, 4, 0};
+    grow_ctx first = {0, 4, 0, 0};
     assert_ok(jet_store_write(s, grow_txn, &first));
     /* A read transaction open in the parent while the child grows the map. */
     jet_txn *r = NULL;
@@ -680,7 +690,7 @@ static void test_map_growth_other_process(void **state) {
         jet_store *c = NULL;
         int rc = jet_store_open(dir, &c);
         for (uint32_t id = 4; rc == 0 && id < 4 + 1024; id += GROW_PER_TXN) {
-            grow_ctx g = {id, GROW_PER_TXN, 0};
+            grow_ctx g = {id, GROW_PER_TXN, 0, 0};
             rc = jet_store_write(c, grow_txn, &g);
         }
         jet_store_free(c);
@@ -692,7 +702,7 @@ static void test_map_growth_other_process(void **state) {
     assert_int_equal(WEXITSTATUS(status), 0);
 
     /* While the parent's reader pins the old map, the parent does not remap it. */
-    grow_ctx blocked = {4 + 1024, 1, 0};
+    grow_ctx blocked = {4 + 1024, 1, 0, 0};
     assert_code(jet_store_write(s, grow_txn, &blocked), JET_EBUSY);
     grow_value(3, want);
     assert_int_equal(vl, GROW_VAL);
@@ -702,7 +712,7 @@ static void test_map_growth_other_process(void **state) {
     /* The parent's handle still has its 64 KiB map: reading and writing must adopt the new
      * size instead of failing. */
     verify_values(s, 4 + 1024);
-    grow_ctx after = {4 + 1024, GROW_PER_TXN, 0};
+    grow_ctx after = {4 + 1024, GROW_PER_TXN, 0, 0};
     assert_ok(jet_store_write(s, grow_txn, &after));
     verify_values(s, 4 + 1024 + GROW_PER_TXN);
     jet_store_free(s);
@@ -717,7 +727,7 @@ static void test_map_growth_with_reader(void **state) {
     setenv("JETSYNC_MAPSIZE", "1048576", 1);
     jet_store *s = NULL;
     assert_ok(jet_store_create(dir, &s));
-    grow_ctx first = {0, 2, 0};
+    grow_ctx first = {0, 2, 0, 0};
     assert_ok(jet_store_write(s, grow_txn, &first));
 
     jet_txn *r = NULL;
@@ -727,17 +737,17 @@ static void test_map_growth_with_reader(void **state) {
     size_t vl = 0;
     jet_put_be32(key, 1);
     assert_ok(jet_txn_get(r, JET_DB_STATS_CELLS, key, 4, &v, &vl));
-    grow_ctx big = {2, 1024, 0}; /* 4 MiB: needs a larger map */
+    grow_ctx big = {2, 1024, 0, 0}; /* 4 MiB: needs a larger map */
     assert_code(jet_store_write(s, grow_txn, &big), JET_EBUSY);
     grow_value(1, want);
     assert_int_equal(vl, GROW_VAL);
     assert_memory_equal(v, want, GROW_VAL); /* still mapped */
     /* A write that fits goes through with the reader open. */
-    grow_ctx small = {2, 1, 0};
+    grow_ctx small = {2, 1, 0, 0};
     assert_ok(jet_store_write(s, grow_txn, &small));
     jet_txn_abort(r);
     /* With the reader gone the big write grows the map. */
-    grow_ctx rest = {3, 1023, 0};
+    grow_ctx rest = {3, 1023, 0, 0};
     assert_ok(jet_store_write(s, grow_txn, &rest));
     verify_values(s, 1026);
     jet_store_free(s);
@@ -901,6 +911,12 @@ static void test_disk_full_ext4(void **state) {
     assert_int_equal(jt_umount(mnt), 0);
 }
 
+static int unset_mapsize(void **state) {
+    (void)state;
+    unsetenv("JETSYNC_MAPSIZE");
+    return 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_open_reopen),
@@ -910,9 +926,9 @@ int main(void) {
         cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_del_prefix),
         cmocka_unit_test(test_write_abort),
-        cmocka_unit_test(test_map_growth),
-        cmocka_unit_test(test_map_growth_other_process),
-        cmocka_unit_test(test_map_growth_with_reader),
+        cmocka_unit_test_teardown(test_map_growth, unset_mapsize),
+        cmocka_unit_test_teardown(test_map_growth_other_process, unset_mapsize),
+        cmocka_unit_test_teardown(test_map_growth_with_reader, unset_mapsize),
         cmocka_unit_test(test_disk_full_tmpfs),
         cmocka_unit_test(test_disk_full_ext4),
     };
