@@ -766,7 +766,9 @@ int jet__stats_chunk_valid(const Jet__StatsChunk *m) {
         !valid_text(m->period, JET_PERIOD_MAX))
         return 0;
     if (m->version == 0 || m->chunk_count == 0 || m->chunk_index >= m->chunk_count ||
-        m->ncells == 0 || m->ncells > JET_STATS_MAX_CELLS || m->status.len != m->n_value ||
+        m->ncells == 0 || m->ncells > JET_STATS_MAX_CELLS ||
+        m->chunk_count > (m->ncells + JET_STATS_MIN_CHUNK_CELLS - 1) / JET_STATS_MIN_CHUNK_CELLS ||
+        m->status.len != m->n_value ||
         m->first_cell > m->ncells || m->n_value > m->ncells - m->first_cell)
         return 0;
     for (size_t i = 0; i < m->status.len; i++)

@@ -41,7 +41,9 @@ enum { JET_STATS_KIND_CHUNK = 1 };
 enum {
     JET_STATS_CHUNK_CELLS = 8192,           /* cells per record at most */
     JET_STATS_MAX_CATEGORY_BYTES = 256 * 1024, /* category names of one release */
-    JET_STATS_MAX_CELLS = 64u * 1024 * 1024,   /* cells of one release, totals included */
+    JET_STATS_MAX_CELLS = 16u * 1024 * 1024,   /* cells of one release, totals included */
+    JET_STATS_MIN_CHUNK_CELLS = 256,           /* a release has at most ceil(cells / this)
+                                                  chunks (bounds what a peer can claim) */
 };
 #define JET_STATS_MAX_VALUE INT64_C(1000000000000) /* largest count accepted */
 

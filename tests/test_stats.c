@@ -463,8 +463,8 @@ static void test_refuses_misfit_chunks(void **state) {
     spec.chunk_count = 2;
     spec.k = 5;
     spec.ndims = 0;
-    spec.ncells = 6;
-    spec.first_cell = 3;
+    spec.ncells = 600;
+    spec.first_cell = 300;
     spec.len = 3;
     spec.value = val;
     spec.status = st;
@@ -472,6 +472,16 @@ static void test_refuses_misfit_chunks(void **state) {
     size_t plen = 0;
     assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
     append_ctx c = {a.sk, p, plen};
+    assert_code(jet_store_write(a.store, append_fn, &c), JET_EDECODE);
+    free(p);
+    /* more chunks than a release of its size can have (a peer must not make us allocate) */
+    spec.chunk_index = 0;
+    spec.first_cell = 0;
+    spec.chunk_count = 4000000000u;
+    spec.ncells = 3;
+    assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
+    c.payload = p;
+    c.len = plen;
     assert_code(jet_store_write(a.store, append_fn, &c), JET_EDECODE);
     free(p);
     /* chunk 0 whose dimensions do not give its cell count */
