@@ -40,6 +40,9 @@ int main(int argc, char **argv) {
         printf("jetsync %s\n", JET_VERSION);
         return 0;
     }
+    /* Event lines are for the daemon's journal; a command says what happened in one line of
+     * its own (JETSYNC_LOG=info shows them for debugging). */
+    cli_quiet_logs();
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);

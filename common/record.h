@@ -92,10 +92,13 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
 
 /* Ingests a record received from a peer: decodes, checks the signature and that seq is
  * exactly the next of its log, stores it, advances the version vector and applies the views.
- * Refusals change nothing and say why: JET_EDECODE, JET_EBADSIG, JET_ESEQ (a gap), JET_EDUP
- * (already held, identical), JET_EFORK (a different record under a held seq, or a next record
- * whose prev hash is not the hash of the record held before it), or a view's
- * refusal (for example JET_EPERM for a forged toolkit version). `out` may be NULL. */
+ * Refusals say why: JET_EDECODE, JET_EBADSIG, JET_ESEQ (a gap), JET_EDUP (already held,
+ * identical), JET_EFORK (a different record under a held seq, or a next record whose prev hash
+ * is not the hash of the record held before it), or a view's refusal (for example JET_EPERM for
+ * a forged toolkit version). Every refusal but a view's happens before anything is written; a
+ * view refuses after the log and vector were updated, so on any error other than JET_EDUP the
+ * caller must abort the transaction (returning the error from a jet_store_write() function
+ * does that). `out` may be NULL. */
 int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out);
 
 /* The node's current epoch (creating the first one when the store is new). */

@@ -54,7 +54,10 @@ void jet_store_free(jet_store *store);
 typedef int (*jet_txn_fn)(jet_txn *txn, void *ctx);
 
 /* Runs `fn` in a write transaction and commits it. Returns fn's error (after aborting),
- * JET_ENOSPC when the disk is full, or 0. On a full map the map is grown and `fn` runs again. */
+ * JET_ENOSPC when the disk is full, JET_EBUSY when the map must grow (or adopt another
+ * process's larger map) while this process holds a read transaction, or 0. On a full map the
+ * map is grown and `fn` runs again. jet_store_read() and jet_txn_begin() may also return
+ * JET_EBUSY for the same reason. */
 int jet_store_write(jet_store *store, jet_txn_fn fn, void *ctx);
 
 /* Runs `fn` in a read-only transaction. Returns fn's result. */
