@@ -627,8 +627,13 @@ static int build(reader *r, const json_t *root, Jet__Toolkit__Entry *e) {
 static int report(reader *r, jet_diag *diag) {
     int line, col;
     locate(r->text, r->len, r->field, &line, &col);
-    return jet_diag_fail(diag, JET_EVALIDATE, "%s:%d:%d: field '%s': %s", r->name, line, col,
-                         r->field, r->reason);
+    int rc = jet_diag_fail(diag, JET_EVALIDATE, "%s:%d:%d: field '%s': %s", r->name, line, col,
+                           r->field, r->reason);
+    /* The reason may quote the offending value: keep the message on one line. */
+    for (char *c = diag ? diag->msg : NULL; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    return rc;
 }
 
 int jet_toolkit_json_read(const char *name, const char *text, size_t len, jet_toolkit_entry **out,
