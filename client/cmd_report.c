@@ -76,8 +76,20 @@ int cmd_report_main(int argc, char **argv) {
     if (node == NULL)
         return 1;
     jet_diag_clear(&diag);
-    rc = jet_stats_view_open(jet_node_store(node), NULL, jet_node_config(node)->stats_k, &view,
-                             &diag);
+    /* At a region the cross-region figures the lead published are the report's subject; when
+     * there are none yet (and at the lead) the releases the node holds are. */
+    if (!jet_node_is_lead(node)) {
+        jet_stats_filter figures = {NULL, NULL, NULL, 1};
+        rc = jet_stats_view_open(jet_node_store(node), &figures, jet_node_config(node)->stats_k,
+                                 &view, &diag);
+        if (rc == 0 && jet_stats_view_releases(view) == 0) {
+            jet_stats_view_free(view);
+            view = NULL;
+        }
+    }
+    rc = view != NULL ? 0
+                      : jet_stats_view_open(jet_node_store(node), NULL,
+                                            jet_node_config(node)->stats_k, &view, &diag);
     if (rc != 0) {
         cli_fail("report: %s", jet_diag_message(&diag, rc));
         goto done;

@@ -24,17 +24,30 @@
 static const char usage_text[] =
     "usage: jetsync stats import [--home DIR] [--format counts|pupils] [--json] FILE.csv\n"
     "       jetsync stats show [--home DIR] [--region CODE] [--indicator CODE] [--period P]\n"
-    "                          [--json|--csv]\n"
+    "                          [--figures] [--json|--csv]\n"
+    "       jetsync stats publish [--home DIR]\n"
     "       jetsync stats indicators [--json]\n"
     "\n"
     "import   reads counts (indicator,period,value[,school_level,sex,age_band,area]) or pupil\n"
     "         rows (pupil_id,period,...,flags), computes totals, suppresses small counts,\n"
     "         audits and stores the protected releases, signed, for the lead partner\n"
     "show     lists the releases held (at the lead: every region's) and the derived rates;\n"
-    "         suppressed cells have status C and no value\n"
+    "         suppressed cells have status C and no value; --figures: the cross-region\n"
+    "         figures the lead partner published instead\n"
+    "publish  (lead partner) publishes the releases held as cross-region figures to every\n"
+    "         partner\n"
     "indicators  lists the indicator catalogue\n";
 
-enum { OPT_HOME = 1000, OPT_FORMAT, OPT_REGION, OPT_INDICATOR, OPT_PERIOD, OPT_JSON, OPT_CSV };
+enum {
+    OPT_HOME = 1000,
+    OPT_FORMAT,
+    OPT_REGION,
+    OPT_INDICATOR,
+    OPT_PERIOD,
+    OPT_JSON,
+    OPT_CSV,
+    OPT_FIGURES
+};
 
 static const struct option options[] = {
     {"home", required_argument, NULL, OPT_HOME},
@@ -44,6 +57,7 @@ static const struct option options[] = {
     {"period", required_argument, NULL, OPT_PERIOD},
     {"json", no_argument, NULL, OPT_JSON},
     {"csv", no_argument, NULL, OPT_CSV},
+    {"figures", no_argument, NULL, OPT_FIGURES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -56,6 +70,7 @@ typedef struct args {
     const char *period;
     int json;
     int csv;
+    int figures;
     int nfiles;
     const char *file;
 } args;
@@ -75,6 +90,7 @@ static int parse(int argc, char **argv, args *a) {
         case OPT_PERIOD: a->period = optarg; break;
         case OPT_JSON: a->json = 1; break;
         case OPT_CSV: a->csv = 1; break;
+        case OPT_FIGURES: a->figures = 1; break;
         case 'h':
             fputs(usage_text, stdout);
             return 1;
@@ -172,7 +188,7 @@ out:
 static int cmd_show(const args *a) {
     jet_node *node;
     jet_stats_view *view = NULL;
-    jet_stats_filter filter = {a->region, a->indicator, a->period};
+    jet_stats_filter filter = {a->region, a->indicator, a->period, a->figures};
     jet_diag diag;
     int rc, status;
 
@@ -206,6 +222,34 @@ static int cmd_show(const args *a) {
     status = rc == 0 && fflush(stdout) == 0 ? 0 : cli_fail("stats show: cannot write the output");
 out:
     jet_stats_view_free(view);
+    jet_node_free(node);
+    return status;
+}
+
+static int cmd_publish(const args *a) {
+    jet_node *node;
+    jet_diag diag;
+    size_t n = 0;
+    int rc, status = 1;
+    if (a->nfiles != 0)
+        return cli_usage("usage: jetsync stats publish [--home DIR]\n");
+    node = cli_open_node(a->home);
+    if (node == NULL)
+        return 1;
+    if (!jet_node_is_lead(node)) {
+        cli_fail("stats publish: only the lead partner publishes cross-region figures");
+        goto out;
+    }
+    jet_diag_clear(&diag);
+    rc = jet_stats_publish_figures(jet_node_store(node), jet_node_secret_key(node), &n, &diag);
+    if (rc != 0) {
+        cli_fail("%s", jet_diag_message(&diag, rc));
+        goto out;
+    }
+    printf("published %zu release%s as cross-region figures for every partner\n", n,
+           n == 1 ? "" : "s");
+    status = 0;
+out:
     jet_node_free(node);
     return status;
 }
@@ -261,6 +305,8 @@ int cmd_stats_main(int argc, char **argv) {
         return cmd_show(&a);
     if (strcmp(sub, "indicators") == 0)
         return cmd_indicators(&a);
-    cli_fail("stats: unknown subcommand '%s' (import, show or indicators)", sub);
+    if (strcmp(sub, "publish") == 0)
+        return cmd_publish(&a);
+    cli_fail("stats: unknown subcommand '%s' (import, show, publish or indicators)", sub);
     return 2;
 }

@@ -499,7 +499,7 @@ static void sources(FILE *out, const jet_stats_view *v) {
           out);
     for (size_t i = 0; i < n; i++) {
         const jet_stats_release *r = jet_stats_view_release(v, i);
-        jet_node_id_format(r->origin, id);
+        jet_node_id_format(r->source, id);
         utc(when, sizeof when, r->import_time);
         fputs("<tr><td>", out);
         html_str(out, r->region);

@@ -651,6 +651,10 @@ int jet_stats_chunk_encode(const jet_stats_chunk_spec *spec, uint8_t **out, size
     m.ncells = spec->ncells;
     m.first_cell = spec->first_cell;
     m.noise_epsilon_milli = spec->noise_epsilon_milli;
+    if (spec->source_origin != NULL && spec->chunk_index == 0) {
+        m.source_origin.data = (uint8_t *)spec->source_origin;
+        m.source_origin.len = 32;
+    }
     if (spec->chunk_index == 0) {
         for (unsigned a = 0; a < spec->ndims; a++) {
             jet__stats_dim__init(&dims[a]);
@@ -703,9 +707,13 @@ enum {
 
 typedef jet__stats_header rel_header;
 
-/* "region\0indicator\0period\0": the key of a (region, indicator, period) in JET_DB_STATS. */
-static size_t rel_key(uint8_t *key, const char *region, const char *indicator, const char *period) {
+/* "region\0indicator\0period\0": the key of a (region, indicator, period) in JET_DB_STATS,
+ * after a FIGURES_KEY_BYTE for the lead's figures. */
+size_t jet__stats_rel_key(uint8_t *key, int figures, const char *region, const char *indicator,
+                          const char *period) {
     size_t off = 0;
+    if (figures)
+        key[off++] = FIGURES_KEY_BYTE;
     const char *parts[3] = {region, indicator, period};
     for (int i = 0; i < 3; i++) {
         size_t n = strlen(parts[i]);
@@ -774,6 +782,8 @@ int jet__stats_chunk_valid(const Jet__StatsChunk *m) {
     for (size_t i = 0; i < m->status.len; i++)
         if (m->status.data[i] > 1)
             return 0;
+    if (m->source_origin.len != 0 && m->source_origin.len != 32)
+        return 0;
     if (m->chunk_index != 0)
         return m->n_dims == 0;
     if (m->n_dims > JET_SDC_MAX_DIMS || m->first_cell != 0)
@@ -866,9 +876,11 @@ static int ledger_add(jet_txn *txn, const uint8_t origin[32], const uint8_t *key
 /* Applies one chunk. A release of several chunks is kept in JET_DB_STATS_AUX until its last
  * chunk arrives; chunks of one origin arrive in log order, so chunk i must follow chunk i-1. */
 static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChunk *m) {
+    int figures = rec->stream == JET_STREAM_FIGURES;
     uint8_t key[REL_KEY_MAX], akey[1 + 32 + REL_KEY_MAX];
     uint8_t *part = NULL;
-    size_t klen = rel_key(key, m->region, m->indicator, m->period), alen = 1 + 32 + klen;
+    size_t klen = jet__stats_rel_key(key, figures, m->region, m->indicator, m->period);
+    size_t alen = 1 + 32 + klen;
     uint64_t supp = 0;
     rel_header h;
     int rc;
@@ -883,7 +895,7 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
     h.nchunks = m->chunk_count;
     h.ncells = m->ncells;
     h.suppressed = supp;
-    if (m->chunk_index == 0 && m->noise_epsilon_milli > 0) {
+    if (!figures && m->chunk_index == 0 && m->noise_epsilon_milli > 0) {
         rc = ledger_add(txn, rec->origin, key, klen, m->noise_epsilon_milli);
         if (rc != 0)
             return rc;
@@ -896,7 +908,7 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
         jet_put_be64(ref + 8, rec->seq);
         return release_complete(txn, key, klen, &h, ref);
     }
-    akey[0] = 'P';
+    akey[0] = figures ? 'Q' : 'P';
     memcpy(akey + 1, rec->origin, 32);
     memcpy(akey + 33, key, klen);
     size_t plen = PART_FIXED + (size_t)m->chunk_count * REF_LEN;
@@ -962,9 +974,11 @@ out:
 int jet_stats_apply(jet_txn *txn, const jet_record *rec) {
     Jet__StatsChunk *m;
     int rc;
-    /* The lead's cross-region figures (JET_STREAM_FIGURES) are not part of this view: a
-     * region's `stats show` lists only releases of the stats stream. */
-    if (rec->stream != JET_STREAM_STATS || rec->kind != JET_STATS_KIND_CHUNK)
+    /* The lead's cross-region figures (JET_STREAM_FIGURES) have a key space of their own, read
+     * only on request (jet_stats_filter.figures): a region's `stats show` lists its own
+     * releases only. Other kinds are for later versions and kept in the log only. */
+    if ((rec->stream != JET_STREAM_STATS && rec->stream != JET_STREAM_FIGURES) ||
+        rec->kind != JET_STATS_KIND_CHUNK)
         return 0;
     m = jet__stats_chunk__unpack(NULL, rec->payload_len, rec->payload);
     if (m == NULL)
@@ -990,7 +1004,7 @@ static int store_release(jet_txn *txn, store_ctx *s, const release *r) {
     const char *ind = jet_indicators_at(r->ind)->code;
     const char *period = strtab_get(&o->period, r->period + 1u);
     uint8_t key[REL_KEY_MAX];
-    size_t klen = rel_key(key, s->region, ind, period);
+    size_t klen = jet__stats_rel_key(key, 0, s->region, ind, period);
     uint64_t version = 1;
     const void *val;
     size_t vlen;

@@ -148,11 +148,14 @@ void jet_stats_batch_summary(const jet_stats_batch *b, jet_stats_summary *s);
 /* ---- the view ---------------------------------------------------------------------------- */
 
 /* Which releases to read; NULL fields match everything. `indicator` may be a rate code: the
- * releases of its numerator and denominator are then read. */
+ * releases of its numerator and denominator are then read. `figures` 0 reads the releases the
+ * node holds (a region: its own; the lead: every region's); 1 reads the cross-region figures
+ * the lead published (jet_stats_publish_figures()), which every partner receives. */
 typedef struct jet_stats_filter {
     const char *region;
     const char *indicator;
     const char *period;
+    int figures;
 } jet_stats_filter;
 
 /* A release held by the node. */
@@ -162,7 +165,8 @@ typedef struct jet_stats_release {
     char period[JET_PERIOD_MAX + 1];
     uint64_t version;
     int64_t import_time;
-    uint8_t origin[32];
+    uint8_t origin[32];           /* the node whose record holds it (for figures: the lead) */
+    uint8_t source[32];           /* the node that imported the release */
     unsigned k;
     unsigned noise_epsilon_milli; /* 0: exact counts */
     size_t ncells;
@@ -204,6 +208,14 @@ int jet_stats_view_row_is_total(const jet_stats_view *v, size_t i);
 size_t jet_stats_view_releases(const jet_stats_view *v);
 const jet_stats_release *jet_stats_view_release(const jet_stats_view *v, size_t i);
 
+/* At the lead partner: appends to the figures stream (JET_STREAM_FIGURES, which the
+ * replication sends to every partner) every release the node holds that the figures do not yet
+ * repeat at its version, as it is (protected, suppressed cells without values), in one write
+ * transaction. `published` (may be NULL) receives how many releases were published. Returns 0
+ * or a store error. */
+int jet_stats_publish_figures(jet_store *store, const uint8_t sk[64], size_t *published,
+                              jet_diag *diag);
+
 /* Builds the payload of one chunk record (for tests of the view and of refusal): the caller
  * frees *out with free(). Returns 0 or JET_ENOMEM/JET_ETOOBIG. */
 typedef struct jet_stats_chunk_spec {
@@ -213,6 +225,7 @@ typedef struct jet_stats_chunk_spec {
     int64_t import_time;
     unsigned k;
     unsigned noise_epsilon_milli;            /* 0: exact counts */
+    const uint8_t *source_origin;            /* figures: the importing node (32 bytes) or NULL */
     unsigned ndims;
     unsigned dim[JET_SDC_MAX_DIMS];          /* jet_dim of each table dimension */
     unsigned size[JET_SDC_MAX_DIMS];         /* categories of each (without the total) */

@@ -9,7 +9,9 @@
 #include "stats.pb-c.h"
 
 enum {
-    REL_KEY_MAX = 3 * (JET_CODE_MAX + 1), /* region NUL indicator NUL period NUL */
+    /* [0x01 for the lead's figures] region NUL indicator NUL period NUL */
+    REL_KEY_MAX = 1 + 3 * (JET_CODE_MAX + 1),
+    FIGURES_KEY_BYTE = 0x01, /* sorts before every region code */
     HDR_LEN = 32 + 8 + 8 + 4 + 4 + 8 + 8, /* origin version time k nchunks ncells suppressed */
     REF_LEN = 16,                         /* epoch seq of a chunk's record */
 };
@@ -24,6 +26,11 @@ typedef struct jet__stats_header {
     uint64_t ncells;
     uint64_t suppressed;
 } jet__stats_header;
+
+/* Writes the JET_DB_STATS key of (region, indicator, period), in the figures' key space when
+ * `figures` is 1, into `key` (REL_KEY_MAX bytes); returns its length. */
+size_t jet__stats_rel_key(uint8_t *key, int figures, const char *region, const char *indicator,
+                          const char *period);
 
 /* Decodes HDR_LEN bytes of a JET_DB_STATS value. */
 void jet__stats_header_get(const uint8_t *p, jet__stats_header *h);

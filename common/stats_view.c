@@ -71,6 +71,7 @@ typedef struct read_ctx {
     jet_txn *txn;
     vrel *cur;
     size_t key_len;
+    int figures; /* reading the lead's figures (stream and key space) */
     int rc;
 } read_ctx;
 
@@ -79,8 +80,8 @@ static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
     vrel *r = c->cur;
     jet_record rec;
     Jet__StatsChunk *m;
-    int rc = jet_log_get(c->txn, JET_STREAM_STATS, r->info.origin, jet_get_be64(ref),
-                         jet_get_be64(ref + 8), &rec);
+    int rc = jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS,
+                         r->info.origin, jet_get_be64(ref), jet_get_be64(ref + 8), &rec);
     if (rc != 0)
         return JET_ECORRUPT;
     m = jet__stats_chunk__unpack(NULL, rec.payload_len, rec.payload);
@@ -93,6 +94,8 @@ static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
     }
     if (index == 0) {
         r->info.noise_epsilon_milli = m->noise_epsilon_milli;
+        if (m->source_origin.len == 32)
+            memcpy(r->info.source, m->source_origin.data, 32);
         r->ndims = (unsigned)m->n_dims;
         for (unsigned a = 0; a < r->ndims; a++) {
             r->dim[a] = m->dims[a]->dim;
@@ -138,8 +141,13 @@ static int read_release(const void *key, size_t klen, const void *val, size_t vl
     vrel *r;
     int rc;
 
-    if (vlen != HDR_LEN || klen > REL_KEY_MAX || ((const char *)key)[klen - 1] != '\0')
+    if (vlen != HDR_LEN || klen > REL_KEY_MAX || klen < 1 || k[klen - 1] != '\0')
         return JET_ECORRUPT;
+    /* The two key spaces: the lead's figures (first byte FIGURES_KEY_BYTE) and the releases. */
+    if ((k[0] == FIGURES_KEY_BYTE) != c->figures)
+        return 0;
+    if (c->figures)
+        off = 1;
     for (int i = 0; i < 3; i++) {
         if (off >= klen)
             return JET_ECORRUPT;
@@ -175,6 +183,7 @@ static int read_release(const void *key, size_t klen, const void *val, size_t vl
     r->info.version = h.version;
     r->info.import_time = h.import_time;
     memcpy(r->info.origin, h.origin, 32);
+    memcpy(r->info.source, h.origin, 32);
     r->info.k = h.k;
     r->info.ncells = h.ncells;
     r->info.suppressed = h.suppressed;
@@ -200,13 +209,15 @@ static int read_release(const void *key, size_t klen, const void *val, size_t vl
 
 static int read_fn(jet_txn *txn, void *ctx) {
     read_ctx *c = ctx;
-    uint8_t prefix[JET_CODE_MAX + 2];
+    uint8_t prefix[JET_CODE_MAX + 3];
     size_t plen = 0;
     c->txn = txn;
+    if (c->figures)
+        prefix[plen++] = FIGURES_KEY_BYTE;
     if (c->v->filter != NULL && c->v->filter->region != NULL &&
         strlen(c->v->filter->region) <= JET_CODE_MAX) {
-        plen = strlen(c->v->filter->region) + 1;
-        memcpy(prefix, c->v->filter->region, plen);
+        memcpy(prefix + plen, c->v->filter->region, strlen(c->v->filter->region) + 1);
+        plen += strlen(c->v->filter->region) + 1;
     }
     return jet_txn_scan(txn, JET_DB_STATS, prefix, plen, NULL, 0, read_release, c);
 }
@@ -426,17 +437,12 @@ static int build_rows(jet_stats_view *v, unsigned k_min) {
     return 0;
 }
 
-int jet_stats_view_open(jet_store *store, const jet_stats_filter *filter, unsigned k_min,
-                        jet_stats_view **out, jet_diag *diag) {
+/* A new view with the indicators `filter` asks for marked in want[]. */
+static jet_stats_view *view_new(const jet_stats_filter *filter) {
     jet_stats_view *v = calloc(1, sizeof *v);
-    read_ctx c;
     size_t ncat = jet_indicators_count();
-    int rc;
-
-    *out = NULL;
     if (v == NULL)
-        return jet_diag_fail(diag, JET_ENOMEM, "out of memory");
-    v->diag = diag;
+        return NULL;
     v->filter = filter;
     for (size_t i = 0; i < ncat && i < 64; i++) {
         const jet_indicator *def = jet_indicators_at(i);
@@ -451,8 +457,22 @@ int jet_stats_view_open(jet_store *store, const jet_stats_filter *filter, unsign
                 v->want[i] = 1;
         }
     }
+    return v;
+}
+
+int jet_stats_view_open(jet_store *store, const jet_stats_filter *filter, unsigned k_min,
+                        jet_stats_view **out, jet_diag *diag) {
+    jet_stats_view *v = view_new(filter);
+    read_ctx c;
+    int rc;
+
+    *out = NULL;
+    if (v == NULL)
+        return jet_diag_fail(diag, JET_ENOMEM, "out of memory");
+    v->diag = diag;
     memset(&c, 0, sizeof c);
     c.v = v;
+    c.figures = filter != NULL && filter->figures;
     rc = jet_store_read(store, read_fn, &c);
     if (rc == 0) {
         if (v->nrel > 1)
@@ -500,4 +520,101 @@ size_t jet_stats_view_releases(const jet_stats_view *v) {
 
 const jet_stats_release *jet_stats_view_release(const jet_stats_view *v, size_t i) {
     return &v->rel[i].info;
+}
+
+/* ---- publishing the lead's figures --------------------------------------------------------- */
+
+typedef struct publish_ctx {
+    const uint8_t *sk;
+    size_t published;
+    jet_diag *diag;
+} publish_ctx;
+
+/* 1 when the figures already repeat release r (same version and import). */
+static int already_published(jet_txn *txn, const vrel *r) {
+    uint8_t key[REL_KEY_MAX];
+    size_t klen = jet__stats_rel_key(key, 1, r->info.region, r->info.indicator, r->info.period);
+    const void *val;
+    size_t vlen;
+    jet__stats_header h;
+    if (jet_txn_get(txn, JET_DB_STATS, key, klen, &val, &vlen) != 0 || vlen != HDR_LEN)
+        return 0;
+    jet__stats_header_get(val, &h);
+    return h.version == r->info.version && h.import_time == r->info.import_time;
+}
+
+static int publish_release(jet_txn *txn, publish_ctx *p, const vrel *r) {
+    size_t nchunks = (r->info.ncells + JET_STATS_CHUNK_CELLS - 1) / JET_STATS_CHUNK_CELLS;
+    for (size_t c = 0; c < nchunks; c++) {
+        jet_stats_chunk_spec spec;
+        uint8_t *payload = NULL;
+        size_t plen = 0;
+        int rc;
+        memset(&spec, 0, sizeof spec);
+        spec.region = r->info.region;
+        spec.indicator = r->info.indicator;
+        spec.period = r->info.period;
+        spec.version = r->info.version;
+        spec.chunk_index = (uint32_t)c;
+        spec.chunk_count = (uint32_t)nchunks;
+        spec.import_time = r->info.import_time;
+        spec.k = r->info.k;
+        spec.noise_epsilon_milli = r->info.noise_epsilon_milli;
+        spec.source_origin = r->info.source;
+        spec.ndims = r->ndims;
+        for (unsigned a = 0; a < r->ndims; a++) {
+            spec.dim[a] = r->dim[a];
+            spec.size[a] = r->size[a];
+            spec.category[a] = (const char *const *)r->cat[a];
+        }
+        spec.ncells = r->info.ncells;
+        spec.first_cell = c * JET_STATS_CHUNK_CELLS;
+        spec.len = r->info.ncells - spec.first_cell < JET_STATS_CHUNK_CELLS
+                       ? r->info.ncells - spec.first_cell
+                       : JET_STATS_CHUNK_CELLS;
+        spec.value = r->value + spec.first_cell;
+        spec.status = r->status + spec.first_cell;
+        rc = jet_stats_chunk_encode(&spec, &payload, &plen);
+        if (rc == 0)
+            rc = jet_record_append(txn, p->sk, JET_STREAM_FIGURES, JET_STATS_KIND_CHUNK, payload,
+                                   plen, NULL);
+        free(payload);
+        if (rc != 0)
+            return jet_diag_fail(p->diag, rc, "publishing %s %s %s: %s", r->info.region,
+                                 r->info.indicator, r->info.period, jet_strerror(rc));
+    }
+    return 0;
+}
+
+static int publish_fn(jet_txn *txn, void *arg) {
+    publish_ctx *p = arg;
+    jet_stats_view *v = view_new(NULL);
+    read_ctx c;
+    int rc;
+    if (v == NULL)
+        return JET_ENOMEM;
+    p->published = 0;
+    memset(&c, 0, sizeof c);
+    c.v = v;
+    rc = read_fn(txn, &c);
+    for (size_t i = 0; rc == 0 && i < v->nrel; i++) {
+        if (already_published(txn, &v->rel[i]))
+            continue;
+        rc = publish_release(txn, p, &v->rel[i]);
+        if (rc == 0)
+            p->published++;
+    }
+    jet_stats_view_free(v);
+    return rc;
+}
+
+int jet_stats_publish_figures(jet_store *store, const uint8_t sk[64], size_t *published,
+                              jet_diag *diag) {
+    publish_ctx p = {sk, 0, diag};
+    int rc = jet_store_write(store, publish_fn, &p);
+    if (rc != 0 && diag != NULL && diag->msg[0] == '\0')
+        jet_diag_fail(diag, rc, "publishing the figures: %s", jet_strerror(rc));
+    if (published != NULL)
+        *published = rc == 0 ? p.published : 0;
+    return rc;
 }

@@ -78,7 +78,7 @@ static int import(node *n, const char *region, const char *csv) {
 
 static jet_stats_view *view(node *n, const char *region, const char *ind, const char *period,
                             unsigned k) {
-    jet_stats_filter f = {region, ind, period};
+    jet_stats_filter f = {region, ind, period, 0};
     jet_stats_view *v = NULL;
     jet_diag diag;
     jet_diag_clear(&diag);
@@ -86,7 +86,22 @@ static jet_stats_view *view(node *n, const char *region, const char *ind, const 
     return v;
 }
 
-/* The JSON rendering of a view, for comparing two nodes. Caller frees. */
+/* The JSON rendering of a view (the releases held, or the lead's figures), for comparing two
+ * nodes. Caller frees. */
+static char *view_json_f(node *n, int figures) {
+    jet_stats_filter f = {NULL, NULL, NULL, figures};
+    jet_stats_view *v = NULL;
+    assert_ok(jet_stats_view_open(n->store, &f, 5, &v, NULL));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    assert_ok(jet_report_json(v, out));
+    fclose(out);
+    jet_stats_view_free(v);
+    return buf;
+}
+
 static char *view_json(node *n, const char *region) {
     jet_stats_view *v = view(n, region, NULL, NULL, 5);
     char *buf = NULL;
@@ -346,14 +361,14 @@ static int ingest_fn(jet_txn *txn, void *ctx) {
     return jet_record_ingest(txn, c->buf, c->len, NULL);
 }
 
-static void copy_records(node *a, jet_store *dst, uint64_t from, uint64_t to) {
+static void copy_stream(node *a, uint32_t stream, jet_store *dst, uint64_t from, uint64_t to) {
     uint64_t epoch = own_epoch(a);
     for (uint64_t seq = from; seq <= to; seq++) {
         jet_txn *txn = NULL;
         jet_record rec;
         ingest_ctx c;
         assert_ok(jet_txn_begin(a->store, 0, &txn));
-        assert_ok(jet_log_get(txn, JET_STREAM_STATS, a->pk, epoch, seq, &rec));
+        assert_ok(jet_log_get(txn, stream, a->pk, epoch, seq, &rec));
         c.len = rec.encoded_len;
         c.buf = malloc(c.len);
         assert_non_null(c.buf);
@@ -364,13 +379,21 @@ static void copy_records(node *a, jet_store *dst, uint64_t from, uint64_t to) {
     }
 }
 
-static uint64_t stats_seq(node *a) {
+static void copy_records(node *a, jet_store *dst, uint64_t from, uint64_t to) {
+    copy_stream(a, JET_STREAM_STATS, dst, from, to);
+}
+
+static uint64_t stream_seq(node *a, uint32_t stream) {
     jet_txn *txn = NULL;
     uint64_t seq = 0;
     assert_ok(jet_txn_begin(a->store, 0, &txn));
-    assert_ok(jet_vv_get(txn, JET_STREAM_STATS, a->pk, own_epoch(a), &seq));
+    assert_ok(jet_vv_get(txn, stream, a->pk, own_epoch(a), &seq));
     jet_txn_abort(txn);
     return seq;
+}
+
+static uint64_t stats_seq(node *a) {
+    return stream_seq(a, JET_STREAM_STATS);
 }
 
 static void test_view_through_ingest(void **state) {
@@ -675,6 +698,63 @@ static void test_rate_other_breakdown(void **state) {
     node_close(&a);
 }
 
+/* The lead's figures: published as they are, received by every partner in a key space of their
+ * own (a region's own view never shows them), republished only when a release changes. */
+static void test_figures(void **state) {
+    (void)state;
+    node a, lead, b;
+    size_t n = 0;
+    node_open(&a);
+    node_open(&lead);
+    node_open(&b);
+    assert_ok(import(&a, "IT-25", small_csv));
+    assert_ok(import(&b, "NO-30", "indicator,period,value\nENROLLED,2024/25,900\n"));
+    copy_records(&a, lead.store, 1, stats_seq(&a));
+    assert_ok(import(&lead, "SE-Y", "indicator,period,value\nENROLLED,2024/25,1500\n"));
+    assert_ok(jet_stats_publish_figures(lead.store, lead.sk, &n, NULL));
+    assert_int_equal(n, 3);
+    assert_ok(jet_stats_publish_figures(lead.store, lead.sk, &n, NULL));
+    assert_int_equal(n, 0); /* nothing changed */
+    char *held = view_json_f(&lead, 0), *fig = view_json_f(&lead, 1);
+    assert_string_equal(held, fig);
+    free(fig);
+    /* B receives the figures: its own view is unchanged, the figures are the lead's table */
+    char *b_before = view_json_f(&b, 0);
+    copy_stream(&lead, JET_STREAM_FIGURES, b.store, 1, stream_seq(&lead, JET_STREAM_FIGURES));
+    char *b_after = view_json_f(&b, 0), *b_fig = view_json_f(&b, 1);
+    assert_string_equal(b_before, b_after);
+    assert_null(strstr(b_after, "IT-25"));
+    assert_string_equal(b_fig, held);
+    free(held);
+    free(b_before);
+    free(b_after);
+    free(b_fig);
+    jet_stats_filter ff = {"IT-25", NULL, NULL, 1};
+    jet_stats_view *v = NULL;
+    assert_ok(jet_stats_view_open(b.store, &ff, 5, &v, NULL));
+    assert_int_equal(jet_stats_view_releases(v), 2);
+    assert_memory_equal(jet_stats_view_release(v, 0)->source, a.pk, 32);
+    assert_memory_equal(jet_stats_view_release(v, 0)->origin, lead.pk, 32);
+    jet_stats_view_free(v);
+    /* A re-imports: the lead republishes that release only, B's figures follow */
+    uint64_t from = stats_seq(&a) + 1;
+    assert_ok(import(&a, "IT-25", "indicator,period,value\nENROLLED,2024/25,777\n"));
+    copy_records(&a, lead.store, from, stats_seq(&a));
+    uint64_t ffrom = stream_seq(&lead, JET_STREAM_FIGURES) + 1;
+    assert_ok(jet_stats_publish_figures(lead.store, lead.sk, &n, NULL));
+    assert_int_equal(n, 1);
+    copy_stream(&lead, JET_STREAM_FIGURES, b.store, ffrom, stream_seq(&lead, JET_STREAM_FIGURES));
+    jet_stats_filter fe = {"IT-25", "ENROLLED", NULL, 1};
+    assert_ok(jet_stats_view_open(b.store, &fe, 5, &v, NULL));
+    assert_int_equal(jet_stats_view_rows(v), 1);
+    assert_int_equal(jet_stats_view_release(v, 0)->version, 2);
+    assert_true(find_row(v, "ENROLLED", "_T", "_T").value == 777);
+    jet_stats_view_free(v);
+    node_close(&a);
+    node_close(&lead);
+    node_close(&b);
+}
+
 /* Optional noise: additive noisy releases, stored once, and a budget that refuses the release
  * that would overspend it, changing nothing. */
 static void test_noise_and_budget(void **state) {
@@ -728,6 +808,7 @@ int main(void) {
         cmocka_unit_test(test_rate_suppression),
         cmocka_unit_test(test_rate_other_breakdown),
         cmocka_unit_test(test_noise_and_budget),
+        cmocka_unit_test(test_figures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
