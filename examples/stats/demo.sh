@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - the statistics flow of JET-CD on one machine: six partner nodes (the lead partner
 # SE-Y and five regions), each imports its sample release (examples/stats/*.csv), the regions
-# sync with the lead, and the lead prints its cross-region table and writes the report.
+# sync with the lead, and the lead prints its cross-region table, writes the report and publishes
+# the figures to every partner.
 #
 #   examples/stats/demo.sh [BUILD_DIR] [OUT_DIR]      (defaults: ./build, a temporary folder)
 #
@@ -78,3 +79,10 @@ for ind in inds:
 '
 "$JS" report --home "$W/lead" --out "$W/report.html" --csv "$W/figures.csv"
 echo "report: $W/report.html"
+
+echo
+echo "== the lead publishes the cross-region figures; NO-30 receives them at its next sync"
+"$JS" stats publish --home "$W/lead"
+"$JS" sync --home "$W/NO-30" >/dev/null
+"$JS" report --home "$W/NO-30" --out "$W/report-no-30.html"
+echo "NO-30's own view still lists only NO-30: $("$JS" stats show --home "$W/NO-30" --json | grep -o '"region": "[A-Z0-9-]*"' | sort -u | tr '\n' ' ')"
