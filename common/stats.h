@@ -119,7 +119,10 @@ int jet_stats_batch_audit(jet_stats_batch *b, const jet_sdc_options *opt, jet_di
 /* Appends every release of the batch (which must have passed the audit) to the stats log of
  * the node in one write transaction, signed with `sk` (64 bytes), as region `region`, each
  * with the next version of its (region, indicator, period). `import_time` is unix seconds.
- * Returns 0 or a store error (then nothing was stored). */
+ * Returns 0, or (and then nothing was stored) JET_EINVAL (a region code that is not one),
+ * JET_EDISCLOSURE (the batch has not passed jet_stats_batch_audit()), JET_ELIMIT (a noisy
+ * release would overspend its privacy budget), JET_ETOOBIG (too many category names in one
+ * table) or a store error. */
 int jet_stats_batch_store(jet_stats_batch *b, jet_store *store, const uint8_t sk[64],
                           const char *region, int64_t import_time, jet_diag *diag);
 
