@@ -60,7 +60,8 @@ static double cpu_s(pid_t pid) {
     fclose(f);
     buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* the command name may contain spaces */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -383,9 +384,10 @@ int main(int argc, char **argv) {
                0.4 * xr / MULTS_PER_SIDE, hs / (0.4 * xr / MULTS_PER_SIDE),
                hs >= 0.4 * xr / MULTS_PER_SIDE ? "met" : "NOT met");
         if (cr > 0 && ci > 0)
-            printf("  CPU per handshake: responder %.0f us, initiator %.0f us -> %.0f handshakes per "
-                   "responder CPU-second; ratio %.2f against the limits.md target\n",
-                   cr * 1e6, ci * 1e6, 1 / cr, (1 / cr) / HS_TARGET);
+            printf(
+                "  CPU per handshake: responder %.0f us, initiator %.0f us -> %.0f handshakes per "
+                "responder CPU-second; ratio %.2f against the limits.md target\n",
+                cr * 1e6, ci * 1e6, 1 / cr, (1 / cr) / HS_TARGET);
     }
     if (do_tp) {
         uint64_t total = small ? (256ull << 20) : (2ull << 30);
@@ -396,8 +398,8 @@ int main(int argc, char **argv) {
             double c0 = cpu_s(0), r0 = cpu_s(pid);
             double mb = bench_throughput(addr, sizes[i], total);
             double cs = cpu_s(0) - c0, cr = cpu_s(pid) - r0, mbt = (double)total / 1e6;
-            printf("channel throughput: %.0f MB/s (one connection, %zu KiB frames, %llu MiB)\n",
-                   mb, sizes[i] / 1024, (unsigned long long)(total >> 20));
+            printf("channel throughput: %.0f MB/s (one connection, %zu KiB frames, %llu MiB)\n", mb,
+                   sizes[i] / 1024, (unsigned long long)(total >> 20));
             printf("  target: 70%% of %.0f MB/s (limits.md) = %.0f MB/s; ratio %.2f (%s)\n",
                    LIMIT_LOOPBACK_MB_S, TP_TARGET, mb / TP_TARGET,
                    mb >= TP_TARGET ? "met" : "NOT met");

@@ -48,11 +48,11 @@ typedef enum {
     CH_CLOSING,
 } ch_state;
 
-static const char *const state_names[] = {"resolving", "connecting", "handshake",
+static const char *const state_names[] = {"resolving", "connecting",  "handshake",
                                           "handshake", "established", "closing"};
 
 enum {
-    READ_AHEAD = 64 * 1024,   /* transport read buffer size when frames are small */
+    READ_AHEAD = 64 * 1024, /* transport read buffer size when frames are small */
     LISTEN_BACKLOG = 1024,
     ADDR_TEXT = 64,
 };
@@ -238,8 +238,9 @@ static void refuse(jet_channel *ch, int code, const char *why, const uint8_t *no
     char id[JET_NODE_ID_BUF] = "";
     if (node_id != NULL)
         jet_node_id_format(node_id, id);
-    jet_log(JET_LOG_WARN, "event=channel_refused role=%s addr=%s state=%s code=%s%s%s reason=\"%s\"",
-            role(ch), ch->peer_addr, state_names[ch->state], jet_errname(code),
+    jet_log(JET_LOG_WARN,
+            "event=channel_refused role=%s addr=%s state=%s code=%s%s%s reason=\"%s\"", role(ch),
+            ch->peer_addr, state_names[ch->state], jet_errname(code),
             node_id != NULL ? " node=" : "", id, why);
     drop(ch, code);
 }
@@ -272,9 +273,7 @@ static void check(const jet_channel *ch) {
         CH_ASSERT(ch->tx.has_key && ch->rx.has_key && !ch->hs.has_s);
         CH_ASSERT(ch->reader.max_body == ch->cfg.limits.max_frame + JET_NOISE_TAGLEN);
         break;
-    case CH_CLOSING:
-        CH_ASSERT(!ch->hs.has_s && !ch->tx.has_key && !ch->rx.has_key);
-        break;
+    case CH_CLOSING: CH_ASSERT(!ch->hs.has_s && !ch->tx.has_key && !ch->rx.has_key); break;
     }
     CH_ASSERT(!ch->blocked || ch->state == CH_ESTABLISHED || ch->state == CH_CLOSING);
     (void)ch;
@@ -406,7 +405,8 @@ int jet_channel_send(jet_channel *ch, const uint8_t *data, size_t len) {
     if ((w = write_new(len + JET_NOISE_TAGLEN)) == NULL)
         return JET_ENOMEM;
     /* Encrypt straight into the write buffer: no other copy of the frame is made. */
-    if ((rc = jet_noise_transport_seal(&ch->tx, data, len, w->data + JET_NOISE_FRAME_PREFIX)) != 0) {
+    if ((rc = jet_noise_transport_seal(&ch->tx, data, len, w->data + JET_NOISE_FRAME_PREFIX)) !=
+        0) {
         free(w);
         refuse(ch, rc, "send nonce exhausted", NULL);
         return rc;
@@ -560,12 +560,8 @@ static void process_frames(jet_channel *ch) {
             return;
         }
         switch (ch->state) {
-        case CH_HS_WAIT1:
-            handle_msg1(ch, body, len);
-            break;
-        case CH_HS_WAIT2:
-            handle_msg2(ch, body, len);
-            break;
+        case CH_HS_WAIT1: handle_msg1(ch, body, len); break;
+        case CH_HS_WAIT2: handle_msg2(ch, body, len); break;
         case CH_ESTABLISHED:
             /* Decrypt in place in the read buffer. */
             if (len < JET_NOISE_TAGLEN) {
@@ -580,8 +576,7 @@ static void process_frames(jet_channel *ch) {
             if (ch->cfg.cb.on_frame != NULL)
                 ch->cfg.cb.on_frame(ch, body, len - JET_NOISE_TAGLEN);
             break;
-        default:
-            return;
+        default: return;
         }
     }
 }
@@ -709,7 +704,8 @@ int jet_channel_connect(const jet_channel_config *cfg, const char *host_port,
     ch->user = user;
     memcpy(ch->port, port, sizeof port);
     memcpy(ch->remote_id, remote_id, 32);
-    jet_noise_reader_init(&ch->reader, JET_NOISE_MSG2_LEN, 0);
+    jet_noise_reader_init(&ch->reader, JET_NOISE_MSG2_LEN,
+                          JET_NOISE_FRAME_PREFIX + JET_NOISE_MSG2_LEN);
     if ((rc = keys_from_identity(cfg->identity, &ch->keys, 0)) != 0 ||
         (rc = jet_noise_ed25519_pk_to_x25519(remote_id, ch->remote_x)) != 0)
         goto fail;
@@ -734,7 +730,8 @@ int jet_channel_connect(const jet_channel_config *cfg, const char *host_port,
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         ch->gai_req.data = ch;
-        if ((rc = uv_getaddrinfo(cfg->loop, &ch->gai_req, on_resolved, host, ch->port, &hints)) != 0)
+        if ((rc = uv_getaddrinfo(cfg->loop, &ch->gai_req, on_resolved, host, ch->port, &hints)) !=
+            0)
             goto fail;
         ch->pending++;
     }
@@ -833,8 +830,7 @@ static void on_connection(uv_stream_t *server, int status) {
         same >= l->cfg.limits.max_per_address) {
         /* Refused before it was handed to anyone: close at once, no on_closed. */
         if (rc != 0)
-            jet_log(JET_LOG_WARN, "event=accept_failed addr=%s error=%s", l->addr,
-                    jet_errname(rc));
+            jet_log(JET_LOG_WARN, "event=accept_failed addr=%s error=%s", l->addr, jet_errname(rc));
         else {
             jet_log(JET_LOG_WARN,
                     "event=channel_refused role=responder addr=%s code=JET_ELIMIT reason=\"%s\" "
@@ -854,7 +850,8 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     memcpy(&ch->keys, &l->keys, sizeof ch->keys);
-    jet_noise_reader_init(&ch->reader, JET_NOISE_MSG1_LEN, 0);
+    jet_noise_reader_init(&ch->reader, JET_NOISE_MSG1_LEN,
+                          JET_NOISE_FRAME_PREFIX + JET_NOISE_MSG1_LEN);
     jet_noise_handshake_init_pk(&ch->hs, JET_NOISE_IK, 0, ch->keys.prologue,
                                 sizeof ch->keys.prologue, ch->keys.x_sk, ch->keys.x_pk, NULL);
     ch->state = CH_HS_WAIT1;

@@ -53,8 +53,8 @@ void jet_noise_hmac(const uint8_t *key, size_t key_len, const uint8_t *data, siz
     hmac2(key, key_len, data, data_len, NULL, 0, out);
 }
 
-void jet_noise_hkdf(const uint8_t ck[JET_NOISE_HASHLEN], const uint8_t *ikm, size_t ikm_len,
-                    int n, uint8_t *out1, uint8_t *out2, uint8_t *out3) {
+void jet_noise_hkdf(const uint8_t ck[JET_NOISE_HASHLEN], const uint8_t *ikm, size_t ikm_len, int n,
+                    uint8_t *out1, uint8_t *out2, uint8_t *out3) {
     uint8_t temp_key[JET_NOISE_HASHLEN];
     const uint8_t one = 0x01, two = 0x02, three = 0x03;
 
@@ -231,7 +231,9 @@ static const pattern_def patterns[] = {
     [JET_NOISE_XX] = {"Noise_XX_25519_ChaChaPoly_BLAKE2b",
                       3,
                       0,
-                      {{TOK_E, TOK_END}, {TOK_E, TOK_EE, TOK_S, TOK_ES, TOK_END}, {TOK_S, TOK_SE, TOK_END}}},
+                      {{TOK_E, TOK_END},
+                       {TOK_E, TOK_EE, TOK_S, TOK_ES, TOK_END},
+                       {TOK_S, TOK_SE, TOK_END}}},
 };
 
 int jet_noise_handshake_init(jet_noise_handshake *hs, jet_noise_pattern pattern, int initiator,
@@ -272,7 +274,8 @@ int jet_noise_handshake_init_pk(jet_noise_handshake *hs, jet_noise_pattern patte
     return 0;
 }
 
-void jet_noise_handshake_set_ephemeral(jet_noise_handshake *hs, const uint8_t e_sk[JET_NOISE_DHLEN]) {
+void jet_noise_handshake_set_ephemeral(jet_noise_handshake *hs,
+                                       const uint8_t e_sk[JET_NOISE_DHLEN]) {
     memcpy(hs->e_sk, e_sk, JET_NOISE_DHLEN);
     crypto_scalarmult_base(hs->e_pk, hs->e_sk);
     hs->has_e = 1;
@@ -289,9 +292,7 @@ static int dh_token(jet_noise_handshake *hs, token t) {
     int ok;
 
     switch (t) {
-    case TOK_EE:
-        sk = hs->e_sk, pk = hs->re, ok = hs->has_e && hs->has_re;
-        break;
+    case TOK_EE: sk = hs->e_sk, pk = hs->re, ok = hs->has_e && hs->has_re; break;
     case TOK_ES: /* initiator's e with responder's s */
         if (hs->initiator)
             sk = hs->e_sk, pk = hs->rs, ok = hs->has_e && hs->has_rs;
@@ -304,11 +305,8 @@ static int dh_token(jet_noise_handshake *hs, token t) {
         else
             sk = hs->e_sk, pk = hs->rs, ok = hs->has_e && hs->has_rs;
         break;
-    case TOK_SS:
-        sk = hs->s_sk, pk = hs->rs, ok = hs->has_s && hs->has_rs;
-        break;
-    default:
-        return JET_EPROTO;
+    case TOK_SS: sk = hs->s_sk, pk = hs->rs, ok = hs->has_s && hs->has_rs; break;
+    default: return JET_EPROTO;
     }
     if (!ok)
         return JET_EPROTO;
@@ -362,7 +360,8 @@ int jet_noise_handshake_write(jet_noise_handshake *hs, const uint8_t *payload, s
             break;
         }
     }
-    if (cap - pos < payload_len + JET_NOISE_TAGLEN || pos + payload_len + JET_NOISE_TAGLEN > JET_NOISE_MAX_MESSAGE)
+    if (cap - pos < payload_len + JET_NOISE_TAGLEN ||
+        pos + payload_len + JET_NOISE_TAGLEN > JET_NOISE_MAX_MESSAGE)
         return JET_ETOOBIG;
     if ((rc = encrypt_and_hash(&hs->ss, payload, payload_len, out + pos, &n)) != 0)
         return rc;
@@ -502,8 +501,8 @@ int jet_noise_ik_write1(jet_noise_handshake *hs, const uint8_t node_id[32], uint
     return rc;
 }
 
-int jet_noise_ik_read1(jet_noise_handshake *hs, const uint8_t *msg, size_t len,
-                       uint8_t node_id[32], uint64_t *hs_value) {
+int jet_noise_ik_read1(jet_noise_handshake *hs, const uint8_t *msg, size_t len, uint8_t node_id[32],
+                       uint64_t *hs_value) {
     uint8_t payload[JET_NOISE_PAYLOAD1_LEN];
     uint8_t x_pk[32];
     size_t n = 0;
@@ -516,8 +515,7 @@ int jet_noise_ik_read1(jet_noise_handshake *hs, const uint8_t *msg, size_t len,
     if (n != JET_NOISE_PAYLOAD1_LEN)
         return JET_EDECODE;
     /* The node id must name the key that just proved itself with `ss` and `s`. */
-    if (jet_noise_ed25519_pk_to_x25519(payload, x_pk) != 0 ||
-        sodium_memcmp(x_pk, hs->rs, 32) != 0)
+    if (jet_noise_ed25519_pk_to_x25519(payload, x_pk) != 0 || sodium_memcmp(x_pk, hs->rs, 32) != 0)
         return JET_EPEER;
     memcpy(node_id, payload, 32);
     *hs_value = jet_get_be64(payload + 32);

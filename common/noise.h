@@ -34,7 +34,7 @@ enum {
     JET_NOISE_PAYLOAD1_LEN = 32 + 8,
     JET_NOISE_MSG1_LEN = JET_NOISE_DHLEN + (JET_NOISE_DHLEN + JET_NOISE_TAGLEN) +
                          (JET_NOISE_PAYLOAD1_LEN + JET_NOISE_TAGLEN), /* 136 */
-    JET_NOISE_MSG2_LEN = JET_NOISE_DHLEN + JET_NOISE_TAGLEN,      /* 48 */
+    JET_NOISE_MSG2_LEN = JET_NOISE_DHLEN + JET_NOISE_TAGLEN,          /* 48 */
     JET_NOISE_FRAME_PREFIX = 4, /* big-endian length of the body that follows */
     JET_NOISE_PROLOGUE_LEN = 9 + 32,
 };
@@ -70,8 +70,8 @@ void jet_noise_hmac(const uint8_t *key, size_t key_len, const uint8_t *data, siz
 
 /* HKDF as the Noise specification defines it: `n` (2 or 3) outputs of HASHLEN bytes into
  * out1, out2 and (when n == 3) out3. */
-void jet_noise_hkdf(const uint8_t ck[JET_NOISE_HASHLEN], const uint8_t *ikm, size_t ikm_len,
-                    int n, uint8_t *out1, uint8_t *out2, uint8_t *out3);
+void jet_noise_hkdf(const uint8_t ck[JET_NOISE_HASHLEN], const uint8_t *ikm, size_t ikm_len, int n,
+                    uint8_t *out1, uint8_t *out2, uint8_t *out3);
 
 /* InitializeKey(k); `k` NULL means "no key" (encryption is the identity). */
 void jet_noise_cipher_init(jet_noise_cipher *c, const uint8_t *k);
@@ -109,7 +109,8 @@ int jet_noise_handshake_init_pk(jet_noise_handshake *hs, jet_noise_pattern patte
                                 const uint8_t s_pk[JET_NOISE_DHLEN], const uint8_t *rs);
 /* Fixes the ephemeral private key instead of a random one (test vectors only). Call before the
  * first message. */
-void jet_noise_handshake_set_ephemeral(jet_noise_handshake *hs, const uint8_t e_sk[JET_NOISE_DHLEN]);
+void jet_noise_handshake_set_ephemeral(jet_noise_handshake *hs,
+                                       const uint8_t e_sk[JET_NOISE_DHLEN]);
 /* Wipes everything. */
 void jet_noise_handshake_fini(jet_noise_handshake *hs);
 
@@ -156,8 +157,8 @@ int jet_noise_ik_write1(jet_noise_handshake *hs, const uint8_t node_id[32], uint
  * replay value. Returns JET_EDECODE (wrong length), JET_EAUTH (decryption failed: wrong
  * network key or tampered), JET_EPEER (node id does not match the static key or is not a valid
  * Ed25519 key). */
-int jet_noise_ik_read1(jet_noise_handshake *hs, const uint8_t *msg, size_t len,
-                       uint8_t node_id[32], uint64_t *hs_value);
+int jet_noise_ik_read1(jet_noise_handshake *hs, const uint8_t *msg, size_t len, uint8_t node_id[32],
+                       uint64_t *hs_value);
 /* Responder: writes message 2 (JET_NOISE_MSG2_LEN bytes, empty payload). */
 int jet_noise_ik_write2(jet_noise_handshake *hs, uint8_t out[JET_NOISE_MSG2_LEN]);
 /* Initiator: reads message 2. Returns JET_EDECODE (wrong length) or JET_EAUTH. */
@@ -167,12 +168,12 @@ int jet_noise_ik_read2(jet_noise_handshake *hs, const uint8_t *msg, size_t len);
 
 typedef struct jet_noise_reader {
     uint8_t *buf;
-    size_t cap;       /* allocated bytes */
-    size_t start;     /* first unconsumed byte */
-    size_t end;       /* one past the last received byte */
-    size_t max_body;  /* largest body accepted */
+    size_t cap;        /* allocated bytes */
+    size_t start;      /* first unconsumed byte */
+    size_t end;        /* one past the last received byte */
+    size_t max_body;   /* largest body accepted */
     size_t read_ahead; /* the buffer may hold this much even when frames are smaller */
-    size_t peak_cap;  /* largest `cap` ever reached, for tests */
+    size_t peak_cap;   /* largest `cap` ever reached, for tests */
 } jet_noise_reader;
 
 /* Prepares a reader that accepts bodies of at most `max_body` bytes; its buffer is bounded by

@@ -533,7 +533,8 @@ static void raw_msg1(raw_peer *p, const ident *who, const uint8_t *server_ed, ui
     assert_int_equal(jet_channel_static_from_ed25519(who->id.ed25519_sk, x_sk, x_pk), 0);
     assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(rs, server_ed), 0);
     jet_noise_prologue(who->id.network_key, pro);
-    assert_int_equal(jet_noise_handshake_init(&p->hs, JET_NOISE_IK, 1, pro, sizeof pro, x_sk, rs), 0);
+    assert_int_equal(jet_noise_handshake_init(&p->hs, JET_NOISE_IK, 1, pro, sizeof pro, x_sk, rs),
+                     0);
     jet_put_be32(p->msg1, JET_NOISE_MSG1_LEN);
     assert_int_equal(jet_noise_ik_write1(&p->hs, who->id.ed25519_pk, value, p->msg1 + 4), 0);
 }
@@ -1236,8 +1237,10 @@ static void test_bad_arguments(void **state) {
     memset(&c, 0, sizeof c);
     uv_loop_init(&c.loop);
     client_cfg(&cfg, &c, &peer_a);
-    assert_int_equal(jet_channel_connect(&cfg, "127.0.0.1", srv_id.id.ed25519_pk, &c, &ch), JET_EINVAL);
-    assert_int_equal(jet_channel_connect(&cfg, "127.0.0.1:99999", srv_id.id.ed25519_pk, &c, &ch), JET_EINVAL);
+    assert_int_equal(jet_channel_connect(&cfg, "127.0.0.1", srv_id.id.ed25519_pk, &c, &ch),
+                     JET_EINVAL);
+    assert_int_equal(jet_channel_connect(&cfg, "127.0.0.1:99999", srv_id.id.ed25519_pk, &c, &ch),
+                     JET_EINVAL);
     memset(not_a_point, 0xff, sizeof not_a_point);
     assert_int_equal(jet_channel_connect(&cfg, "127.0.0.1:1", not_a_point, &c, &ch), JET_EINVAL);
     uv_run(&c.loop, UV_RUN_DEFAULT);

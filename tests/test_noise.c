@@ -56,8 +56,8 @@ static int has_psk(json_t *v) {
 /* Runs one vector: both parties, every message; returns the number of messages checked. */
 static int run_vector(json_t *v) {
     const char *proto = json_string_value(json_object_get(v, "protocol_name"));
-    jet_noise_pattern pat = strcmp(proto, "Noise_IK_25519_ChaChaPoly_BLAKE2b") == 0 ? JET_NOISE_IK
-                                                                                    : JET_NOISE_XX;
+    jet_noise_pattern pat =
+        strcmp(proto, "Noise_IK_25519_ChaChaPoly_BLAKE2b") == 0 ? JET_NOISE_IK : JET_NOISE_XX;
     int hs_msgs = pat == JET_NOISE_IK ? 2 : 3;
     uint8_t is[32], ie[32], rsk[32], re[32], rpub[32];
     size_t ipl = 0, rpl = 0;
@@ -77,8 +77,9 @@ static int run_vector(json_t *v) {
         key32(v, "init_remote_static", given);
         assert_memory_equal(given, rpub, 32);
     }
-    assert_int_equal(jet_noise_handshake_init(&ini, pat, 1, ipro, ipl, is,
-                                              pat == JET_NOISE_IK ? rpub : NULL), 0);
+    assert_int_equal(
+        jet_noise_handshake_init(&ini, pat, 1, ipro, ipl, is, pat == JET_NOISE_IK ? rpub : NULL),
+        0);
     assert_int_equal(jet_noise_handshake_init(&res, pat, 0, rpro, rpl, rsk, NULL), 0);
     jet_noise_handshake_set_ephemeral(&ini, ie);
     jet_noise_handshake_set_ephemeral(&res, re);
@@ -178,8 +179,10 @@ static void test_vector_tamper(void **state) {
         jet_noise_handshake a, b;
         uint8_t pro[JET_NOISE_PROLOGUE_LEN], nk[32] = {1};
         jet_noise_prologue(nk, pro);
-        assert_int_equal(jet_noise_handshake_init(&a, JET_NOISE_IK, 1, pro, sizeof pro, is, rpub), 0);
-        assert_int_equal(jet_noise_handshake_init(&b, JET_NOISE_IK, 0, pro, sizeof pro, rsk, NULL), 0);
+        assert_int_equal(jet_noise_handshake_init(&a, JET_NOISE_IK, 1, pro, sizeof pro, is, rpub),
+                         0);
+        assert_int_equal(jet_noise_handshake_init(&b, JET_NOISE_IK, 0, pro, sizeof pro, rsk, NULL),
+                         0);
         assert_int_equal(jet_noise_ik_write1(&a, id, 77, msg), 0);
         if (i == 0) {
             assert_int_equal(jet_noise_ik_read1(&b, msg, sizeof msg, got_id, &value), 0);
@@ -188,7 +191,8 @@ static void test_vector_tamper(void **state) {
         }
         msg[i / 8] ^= (uint8_t)(1u << (i % 8));
         jet_noise_handshake_fini(&b);
-        assert_int_equal(jet_noise_handshake_init(&b, JET_NOISE_IK, 0, pro, sizeof pro, rsk, NULL), 0);
+        assert_int_equal(jet_noise_handshake_init(&b, JET_NOISE_IK, 0, pro, sizeof pro, rsk, NULL),
+                         0);
         int rc = jet_noise_ik_read1(&b, msg, sizeof msg, got_id, &value);
         assert_true(rc == JET_EAUTH || rc == JET_EPEER);
         jet_noise_handshake_fini(&a);

@@ -9,9 +9,9 @@
  *             message is flipped at the position given by the next two bytes: the genuine one
  *             must be accepted, every flipped one refused.
  *   otherwise the rest is raw wire bytes. */
-#include <stdio.h>
 #include <sodium.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,12 +21,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Always on, whatever NDEBUG says: a failed check is the finding. */
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-            abort();                                                                       \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int ready;
@@ -60,8 +60,8 @@ static int respond(const uint8_t *wire, size_t len, uint8_t node_id[32]) {
     int ok = 0, rc = 0;
 
     jet_noise_reader_init(&r, JET_NOISE_MSG1_LEN, 0);
-    jet_noise_handshake_init_pk(&hs, JET_NOISE_IK, 0, prologue, sizeof prologue, srv_x_sk,
-                                srv_x_pk, NULL);
+    jet_noise_handshake_init_pk(&hs, JET_NOISE_IK, 0, prologue, sizeof prologue, srv_x_sk, srv_x_pk,
+                                NULL);
     while (pos < len && rc == 0) {
         if (jet_noise_reader_space(&r, 64, &ptr, &room) != 0 || room == 0)
             break;
