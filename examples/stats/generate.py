@@ -18,7 +18,8 @@ seed documents of the project:
   * ES-CT Catalonia: early leaving around 14-17 %, falling; second-chance programmes.
   * NO-30 Viken (Ostfold): the follow-up service OT, completion within 5 years reported as
     COMPLETED_PLUS1.
-  * RO-TL Tulcea: high early leaving (above 20 %), absence.
+  * RO-TL Tulcea: high early leaving (above 20 %), absence, and a mentoring pilot whose first
+    year (3 pupils) is a small count that the node suppresses.
   * GB-HAM Hampshire: persistent absence (10 % or more of sessions missed) around 20 %.
 
 Breakdowns use school_level (ISCED2, ISCED3G, ISCED3V), sex and area (municipality, province or
@@ -196,6 +197,10 @@ def main():
             for year, (f_, m_) in (("2023/24", (58, 72)), ("2024/25", (61, 69))):
                 for sex, k in (("F", f_), ("M", m_)):
                     extra.append(("PROGRAMME_PARTICIPANTS", year, "ISCED2", sex, "Y11-14", "MI", k))
+        elif code == "RO-TL":
+            # A mentoring pilot: 3 pupils in its first year (a small count: suppressed), then 27.
+            for year, n in (("2023/24", 3), ("2024/25", 27)):
+                extra.append(("PROGRAMME_PARTICIPANTS", year, "", "", "", "", n))
         elif code == "ES-CT":
             for year, n in zip(YEARS, (1850, 2010, 2140, 2260)):
                 for sex in ("F", "M"):
