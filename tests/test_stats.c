@@ -795,6 +795,132 @@ static void test_noise_and_budget(void **state) {
     node_close(&a);
 }
 
+/* End to end over random tables (sparse, small, many zeros, one dominant cell): whatever the
+ * import publishes never shows a count 1..k-1, published cells add up along every line where
+ * all are published, and a published rate obeys the rate rule on published counts. */
+static uint64_t prop_rng = 88172645463325252ULL;
+static unsigned prop_next(unsigned n) {
+    prop_rng ^= prop_rng << 13;
+    prop_rng ^= prop_rng >> 7;
+    prop_rng ^= prop_rng << 17;
+    return (unsigned)(prop_rng % n);
+}
+
+typedef struct prop_cell {
+    char key[128];
+    double value;
+    int supp;
+} prop_cell;
+
+static const prop_cell *prop_find(const prop_cell *c, size_t n, const char *key) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(c[i].key, key) == 0)
+            return &c[i];
+    return NULL;
+}
+
+static void test_property_random_tables(void **state) {
+    (void)state;
+    static const char *const sexes[] = {"F", "M"};
+    static const char *const levels[] = {"ISCED1", "ISCED2", "ISCED3G", "ISCED3V"};
+    const unsigned k = 5;
+    size_t tables = 0, published_rates = 0, suppressed = 0;
+    node a;
+    node_open(&a);
+    for (int iter = 0; iter < 120; iter++) {
+        char csv[32 * 1024], region[16];
+        size_t off = 0;
+        unsigned nl = 1 + prop_next(4), na = 1 + prop_next(6), style = prop_next(4);
+        snprintf(region, sizeof region, "R%03d", iter); /* one region per table pair */
+        off += (size_t)snprintf(csv + off, sizeof csv - off, "indicator,period,school_level,sex,area,value\n");
+        for (int ind = 0; ind < 2; ind++)
+            for (unsigned l = 0; l < nl; l++)
+                for (unsigned x = 0; x < 2; x++)
+                    for (unsigned ar = 0; ar < na; ar++) {
+                        unsigned v;
+                        if (style == 0)
+                            v = prop_next(3) == 0 ? prop_next(6) : 0; /* very sparse */
+                        else if (style == 1)
+                            v = prop_next(8); /* very small */
+                        else if (style == 2)
+                            v = (l == 0 && x == 0 && ar == 0) ? 500 + prop_next(500) : prop_next(4);
+                        else
+                            v = prop_next(60);
+                        if (ind == 0) /* a denominator (ENROLLED), sometimes below 2k */
+                            v += prop_next(2) ? 10 + prop_next(40) : 5 + prop_next(5);
+                        off += (size_t)snprintf(csv + off, sizeof csv - off, "%s,2024,%s,%s,Z%u,%u\n",
+                                                ind ? "EARLY_LEAVERS" : "ENROLLED", levels[l],
+                                                sexes[x], ar, ind ? v / 2 : v);
+                    }
+        jet_diag diag;
+        int rc = import_k(&a, region, csv, k, &diag);
+        if (rc == JET_EDISCLOSURE) /* no safe pattern: refused, and nothing stored */
+            continue;
+        assert_ok(rc);
+        tables += 2;
+        jet_stats_view *v = view(&a, region, NULL, NULL, k);
+        size_t n = jet_stats_view_rows(v);
+        prop_cell *cells = calloc(n, sizeof *cells);
+        assert_non_null(cells);
+        for (size_t i = 0; i < n; i++) {
+            jet_stats_row r;
+            jet_stats_view_row(v, i, &r);
+            snprintf(cells[i].key, sizeof cells[i].key, "%s|%s|%s|%s", r.indicator,
+                     r.code[JET_DIM_SCHOOL_LEVEL], r.code[JET_DIM_SEX], r.code[JET_DIM_AREA]);
+            cells[i].value = r.value;
+            cells[i].supp = r.suppressed;
+            suppressed += (size_t)r.suppressed;
+            if (r.def->kind == JET_INDICATOR_COUNT && !r.suppressed)
+                assert_false(r.value >= 1 && r.value <= k - 1);
+        }
+        for (size_t i = 0; i < n; i++) {
+            jet_stats_row r;
+            jet_stats_view_row(v, i, &r);
+            if (r.def->kind == JET_INDICATOR_RATE) {
+                if (r.suppressed)
+                    continue;
+                char nk[128], dk[128];
+                snprintf(nk, sizeof nk, "EARLY_LEAVERS|%s|%s|%s", r.code[0], r.code[1], r.code[3]);
+                snprintf(dk, sizeof dk, "ENROLLED|%s|%s|%s", r.code[0], r.code[1], r.code[3]);
+                const prop_cell *num = prop_find(cells, n, nk), *den = prop_find(cells, n, dk);
+                assert_non_null(num);
+                assert_non_null(den);
+                assert_false(num->supp || den->supp);
+                assert_true(den->value >= 2 * k);
+                assert_false(num->value >= 1 && num->value <= k - 1);
+                assert_false(den->value - num->value >= 1 && den->value - num->value <= k - 1);
+                assert_true(fabs(r.value - round(num->value * 1000.0 / den->value) / 10.0) < 1e-9);
+                published_rates++;
+                continue;
+            }
+            /* a total whose parts along sex are all published equals their sum */
+            if (strcmp(r.code[JET_DIM_SEX], "_T") == 0 && !r.suppressed) {
+                double sum = 0;
+                int all = 1;
+                for (int x = 0; x < 2; x++) {
+                    char kk[128];
+                    snprintf(kk, sizeof kk, "%s|%s|%s|%s", r.indicator, r.code[0], sexes[x],
+                             r.code[3]);
+                    const prop_cell *p = prop_find(cells, n, kk);
+                    if (p == NULL || p->supp)
+                        all = 0;
+                    else
+                        sum += p->value;
+                }
+                if (all)
+                    assert_true(sum == r.value);
+            }
+        }
+        free(cells);
+        jet_stats_view_free(v);
+    }
+    node_close(&a);
+    print_message("property: %zu tables imported, %zu cells suppressed, %zu rates published\n",
+                  tables, suppressed, published_rates);
+    assert_true(tables >= 100);
+    assert_true(published_rates > 0 && suppressed > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import_and_show),
@@ -809,6 +935,7 @@ int main(void) {
         cmocka_unit_test(test_rate_other_breakdown),
         cmocka_unit_test(test_noise_and_budget),
         cmocka_unit_test(test_figures),
+        cmocka_unit_test(test_property_random_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
