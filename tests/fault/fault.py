@@ -555,16 +555,16 @@ def proc_kill(ctx):
     L.start_daemon(f"127.0.0.1:{port}")
     pair(L, R, L.addr)
     # calibrate: how long a sync of one round's data takes, process start included
-    import_cells(ctx, R, 100_000)
+    import_cells(ctx, R, 200_000)
     t0 = time.monotonic()
     R.js("sync")
-    span = max(0.05, (time.monotonic() - t0) * 1.5)
+    span = max(0.05, time.monotonic() - t0)
     log(f"{name}: {n} kills at a random time in 0..{span * 1000:.0f} ms after the sync starts")
     classes = {"before any commit": 0, "mid-transfer": 0, "after the last commit": 0}
     victims = {"lead daemon": 0, "region sync": 0}
     try:
         for i in range(n):
-            import_cells(ctx, R, 100_000)
+            import_cells(ctx, R, 200_000)
             if i % 3 == 0:
                 publish(ctx, R, 1)
             if i % 5 == 0:
@@ -666,11 +666,17 @@ def proc_stop(ctx):
             t_drop = None
             os.kill(p.pid, signal.SIGCONT)
             try:
-                _, err = p.communicate(timeout=60)
+                out, err = p.communicate(timeout=60)
             except subprocess.TimeoutExpired:
                 p.kill()
-                _, err = p.communicate()
+                out, err = p.communicate()
                 bad.append(f"round {rnd + 1}: the region's sync hung after SIGCONT")
+            said = [x for x in (out + err).splitlines() if x.startswith("lead:")]
+            if p.returncode < 0:
+                bad.append(f"round {rnd + 1}: the region's sync was killed by signal {-p.returncode} "
+                           f"after SIGCONT instead of reporting the failed session")
+            elif p.returncode == 0 or not said:
+                bad.append(f"round {rnd + 1}: the region's cut sync exit {p.returncode}, said {said}")
             if not b_ok:
                 bad.append(f"round {rnd + 1}: B's sync during the stop: exit {pb.returncode} "
                            f"{pb.stderr.strip()[-120:]}")
@@ -678,7 +684,7 @@ def proc_stop(ctx):
                 bad.append(f"round {rnd + 1}: the lead did not drop A within {stop_s} s")
             reason = re.search(r'reason="([^"]*)"', dropped[0]).group(1) if dropped and 'reason="' in dropped[0] else "?"
             notes.append(f"A stopped {stop_s} s: lead said \"{reason}\"; B synced in {b_s:.2f} s "
-                         f"meanwhile; A's cut sync exit {p.returncode}")
+                         f"meanwhile; A's cut sync exit {p.returncode}: \"{(said or [''])[0][:90]}\"")
             del t_drop
         for node in (A, B):
             ok, _, errs = sync_until_ok(ctx, node, time.monotonic() + 60)
