@@ -1,6 +1,7 @@
 /* syncer.c - connect, authenticate and run one session as initiator. */
 #include "syncer.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,9 @@ int jet_syncer_start(jet_peering *peering, const jet_peer *peer, const jet_synce
                      jet_syncer **out) {
     if (peer->addr[0] == '\0')
         return JET_EINVAL;
+    /* A write to a connection the peer has closed (it dropped us after a time-out, or died) must
+     * fail with EPIPE and end the session as failed, not kill the process with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     jet_syncer *job = calloc(1, sizeof *job);
     if (job == NULL)
         return JET_ENOMEM;

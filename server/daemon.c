@@ -5,6 +5,7 @@
  * At most one session runs with a given peer at a time, whichever side started it. */
 #include "daemon.h"
 
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +395,7 @@ int jet_daemon_run(const jet_daemon_options *opt) {
     d->sigterm.data = d->sigint.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed connection fails that session, not the daemon */
     uv_timer_init(d->loop, &d->tick);
     d->tick.data = d;
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
