@@ -47,8 +47,8 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 }
 
 static char *generate(unsigned areas, size_t *len, size_t *nobs) {
-    static const char *const ind[] = {"ENROLLED", "EARLY_LEAVERS", "PERSISTENT_ABSENCE",
-                                      "RETAINED", "PROGRAMME_PARTICIPANTS"};
+    static const char *const ind[] = {"ENROLLED", "EARLY_LEAVERS", "PERSISTENT_ABSENCE", "RETAINED",
+                                      "PROGRAMME_PARTICIPANTS"};
     static const char *const per[] = {"2023/24", "2024/25"};
     static const char *const lvl[] = {"ISCED1", "ISCED2", "ISCED3G", "ISCED3V"};
     static const char *const sex[] = {"F", "M"};

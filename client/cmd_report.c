@@ -62,9 +62,7 @@ int cmd_report_main(int argc, char **argv) {
         case 'H': home = optarg; break;
         case 'o': out = optarg; break;
         case 'c': csv = optarg; break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
+        case 'h': fputs(usage_text, stdout); return 0;
         default:
             cli_fail("report: unknown option or missing value '%s'", argv[optind - 1]);
             return cli_usage(usage_text);
@@ -103,8 +101,8 @@ int cmd_report_main(int argc, char **argv) {
         goto done;
     if (csv != NULL && write_file(csv, view, &opt, 0) != 0)
         goto done;
-    printf("wrote %s (%zu releases)%s%s\n", out, jet_stats_view_releases(view),
-           csv ? " and " : "", csv ? csv : "");
+    printf("wrote %s (%zu releases)%s%s\n", out, jet_stats_view_releases(view), csv ? " and " : "",
+           csv ? csv : "");
     status = 0;
 done:
     jet_stats_view_free(view);

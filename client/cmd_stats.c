@@ -16,10 +16,10 @@
 #include "cli.h"
 #include "commands.h"
 #include "indicators.h"
+#include "report.h"
 #include "sdc.h"
 #include "statcsv.h"
 #include "stats.h"
-#include "report.h"
 
 static const char usage_text[] =
     "usage: jetsync stats import [--home DIR] [--format counts|pupils] [--json] FILE.csv\n"
@@ -91,12 +91,9 @@ static int parse(int argc, char **argv, args *a) {
         case OPT_JSON: a->json = 1; break;
         case OPT_CSV: a->csv = 1; break;
         case OPT_FIGURES: a->figures = 1; break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 1;
+        case 'h': fputs(usage_text, stdout); return 1;
         default:
-            cli_fail("stats %s: unknown option or missing value '%s'", argv[0],
-                     argv[optind - 1]);
+            cli_fail("stats %s: unknown option or missing value '%s'", argv[0], argv[optind - 1]);
             return 2;
         }
     }
@@ -150,16 +147,15 @@ static int cmd_import(const args *a) {
         goto out;
     }
     jet_stats_batch_summary(batch, &sum);
-    double share = sum.total_mass > 0 ? 100.0 * (double)sum.suppressed_mass / (double)sum.total_mass
-                                      : 0.0;
+    double share =
+        sum.total_mass > 0 ? 100.0 * (double)sum.suppressed_mass / (double)sum.total_mass : 0.0;
     if (a->json) {
-        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:I,s:i}", "region",
-                              jet_node_region(node), "format",
-                              found == JET_STATCSV_PUPILS ? "pupils" : "counts", "observations",
-                              (json_int_t)sum.observations, "releases", (json_int_t)sum.releases,
-                              "cells", (json_int_t)sum.cells, "suppressed",
-                              (json_int_t)sum.suppressed, "suppressed_share_percent", share,
-                              "records", (json_int_t)sum.records, "k", (int)opt.k);
+        json_t *o = json_pack(
+            "{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:I,s:i}", "region", jet_node_region(node), "format",
+            found == JET_STATCSV_PUPILS ? "pupils" : "counts", "observations",
+            (json_int_t)sum.observations, "releases", (json_int_t)sum.releases, "cells",
+            (json_int_t)sum.cells, "suppressed", (json_int_t)sum.suppressed,
+            "suppressed_share_percent", share, "records", (json_int_t)sum.records, "k", (int)opt.k);
         status = cli_print_json(o);
         goto out;
     }
@@ -169,8 +165,8 @@ static int cmd_import(const args *a) {
            sum.cells);
     printf("disclosure control (k=%u): %zu cells suppressed (%.1f %% of cells), %.2f %% of the "
            "total count; audit passed\n",
-           opt.k, sum.suppressed, sum.cells ? 100.0 * (double)sum.suppressed / (double)sum.cells : 0.0,
-           share);
+           opt.k, sum.suppressed,
+           sum.cells ? 100.0 * (double)sum.suppressed / (double)sum.cells : 0.0, share);
     if (cfg->stats_noise)
         printf("noise: discrete Laplace, epsilon %.3f per release (budget %.3f per indicator and "
                "period)\n",
@@ -260,9 +256,9 @@ static int cmd_indicators(const args *a) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
             const jet_indicator *d = jet_indicators_at(i);
-            json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "code", d->code, "name", d->name,
-                                  "kind", d->kind == JET_INDICATOR_RATE ? "rate" : "count",
-                                  "unit", d->unit, "definition", d->definition);
+            json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "code", d->code, "name", d->name, "kind",
+                                  d->kind == JET_INDICATOR_RATE ? "rate" : "count", "unit", d->unit,
+                                  "definition", d->definition);
             if (o != NULL && d->kind == JET_INDICATOR_RATE) {
                 json_object_set_new(o, "numerator", json_string(d->numerator));
                 json_object_set_new(o, "denominator", json_string(d->denominator));

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COUNT(code, name, def) {code, name, "persons", "PS", JET_INDICATOR_COUNT, NULL, NULL, def}
-#define RATE(code, name, num, den, def) {code, name, "percent", "PC", JET_INDICATOR_RATE, num, den, def}
+#define COUNT(code, name, def)                                                                     \
+    { code, name, "persons", "PS", JET_INDICATOR_COUNT, NULL, NULL, def }
+#define RATE(code, name, num, den, def)                                                            \
+    { code, name, "percent", "PC", JET_INDICATOR_RATE, num, den, def }
 
 static const jet_indicator catalogue[] = {
     COUNT("ENROLLED", "Pupils enrolled",
@@ -36,10 +38,11 @@ static const jet_indicator catalogue[] = {
     COUNT("COMPLETED_PLUS1", "Completed upper secondary within 4 years",
           "Of the entry cohort, pupils who completed upper secondary with a diploma within 4 "
           "years, one year beyond the nominal length (Skolverket: 'examen inom 4 år')."),
-    COUNT("FOLLOW_UP", "Young people in the municipal follow-up",
-          "Young people aged 16-19 who are neither in upper secondary school nor have completed it, "
-          "and whom the municipality must follow up (Sweden: kommunala aktivitetsansvaret, KAA; "
-          "Norway: Oppfølgingstjenesten, OT)."),
+    COUNT(
+        "FOLLOW_UP", "Young people in the municipal follow-up",
+        "Young people aged 16-19 who are neither in upper secondary school nor have completed it, "
+        "and whom the municipality must follow up (Sweden: kommunala aktivitetsansvaret, KAA; "
+        "Norway: Oppfølgingstjenesten, OT)."),
     COUNT("NO_OCCUPATION", "Without occupation (of the follow-up)",
           "Of the young people in the municipal follow-up, those without any occupation (not in "
           "education, work or an activity) at the end of the period."),
@@ -159,12 +162,9 @@ int jet_indicators_check_code(jet_dim d, const char *code, size_t len) {
     if (is_total(code, len))
         return 0;
     switch (d) {
-    case JET_DIM_SCHOOL_LEVEL:
-        return list_index(school_levels, 4, code, len) >= 0 ? 0 : JET_EINVAL;
-    case JET_DIM_SEX:
-        return list_index(sexes, 2, code, len) >= 0 ? 0 : JET_EINVAL;
-    case JET_DIM_AGE_BAND:
-        return age_lower(code, len) >= 0 ? 0 : JET_EINVAL;
+    case JET_DIM_SCHOOL_LEVEL: return list_index(school_levels, 4, code, len) >= 0 ? 0 : JET_EINVAL;
+    case JET_DIM_SEX: return list_index(sexes, 2, code, len) >= 0 ? 0 : JET_EINVAL;
+    case JET_DIM_AGE_BAND: return age_lower(code, len) >= 0 ? 0 : JET_EINVAL;
     case JET_DIM_AREA:
         for (size_t i = 0; i < len; i++) {
             char c = code[i];
@@ -173,8 +173,7 @@ int jet_indicators_check_code(jet_dim d, const char *code, size_t len) {
                 return JET_EINVAL;
         }
         return 0;
-    default:
-        return JET_EINVAL;
+    default: return JET_EINVAL;
     }
 }
 
@@ -197,9 +196,7 @@ int jet_indicators_code_cmp(jet_dim d, const char *a, const char *b) {
         ka = age_lower(a, la);
         kb = age_lower(b, lb);
         break;
-    default:
-        ka = kb = 0;
-        break;
+    default: ka = kb = 0; break;
     }
     if (ka != kb)
         return ka < kb ? -1 : 1;

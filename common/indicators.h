@@ -21,10 +21,10 @@ typedef enum jet_indicator_kind {
 } jet_indicator_kind;
 
 typedef struct jet_indicator {
-    const char *code;        /* "EARLY_LEAVERS" */
-    const char *name;        /* short English name */
-    const char *unit;        /* "persons" or "percent" */
-    const char *sdmx_unit;   /* SDMX UNIT_MEASURE: "PS" (persons) or "PC" (percentage) */
+    const char *code;      /* "EARLY_LEAVERS" */
+    const char *name;      /* short English name */
+    const char *unit;      /* "persons" or "percent" */
+    const char *sdmx_unit; /* SDMX UNIT_MEASURE: "PS" (persons) or "PC" (percentage) */
     jet_indicator_kind kind;
     const char *numerator;   /* rates only: code of the numerator count */
     const char *denominator; /* rates only: code of the denominator count */

@@ -153,8 +153,8 @@ int jet_report_text(const jet_stats_view *v, FILE *out) {
         fputs("no statistics held\n", out);
         return finish(out);
     }
-    fprintf(out, "%-8s %-24s %-8s %-12s %-4s %-8s %-10s %12s %s\n", "REGION", "INDICATOR",
-            "PERIOD", "SCHOOL_LEVEL", "SEX", "AGE_BAND", "AREA", "VALUE", "STATUS");
+    fprintf(out, "%-8s %-24s %-8s %-12s %-4s %-8s %-10s %12s %s\n", "REGION", "INDICATOR", "PERIOD",
+            "SCHOOL_LEVEL", "SEX", "AGE_BAND", "AREA", "VALUE", "STATUS");
     for (size_t i = 0; i < n; i++) {
         jet_stats_row r;
         jet_stats_view_row(v, i, &r);
@@ -310,8 +310,9 @@ static void bar_chart(FILE *out, const model *m, int ind, int period, int rate) 
         }
     }
     double ymax = nice_max(max * 1.05);
-    fprintf(out, "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
-                 "viewBox='0 0 %d %d' role='img'><title>",
+    fprintf(out,
+            "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
+            "viewBox='0 0 %d %d' role='img'><title>",
             CW, CH, CW, CH);
     html_str(out, jet_indicators_at((size_t)ind)->name);
     fputs(", ", out);
@@ -331,11 +332,13 @@ static void bar_chart(FILE *out, const model *m, int ind, int period, int rate) 
         double x = ML + slot * i + slot * 0.15, w = slot * 0.7;
         double plot = CH - MB - MT;
         if (f->supp) {
-            fprintf(out, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='url(#hatch)' "
-                         "stroke='#777' stroke-dasharray='4 2'/>",
+            fprintf(out,
+                    "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='url(#hatch)' "
+                    "stroke='#777' stroke-dasharray='4 2'/>",
                     x, (double)(CH - MB) - plot * 0.25, w, plot * 0.25);
-            fprintf(out, "<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle' "
-                         "font-weight='bold'>c (suppressed)</text>",
+            fprintf(out,
+                    "<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle' "
+                    "font-weight='bold'>c (suppressed)</text>",
                     x + w / 2, (double)(CH - MB) - plot * 0.25 - 4);
         } else {
             double h = ymax > 0 ? plot * f->value / ymax : 0;
@@ -375,8 +378,9 @@ static void line_chart(FILE *out, const model *m, int ind, const int *periods, i
         nshown += any;
     }
     int height = CH + 10 + 14 * ((nshown + 5) / 6);
-    fprintf(out, "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
-                 "viewBox='0 0 %d %d' role='img'><title>",
+    fprintf(out,
+            "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
+            "viewBox='0 0 %d %d' role='img'><title>",
             CW, height, CW, height);
     html_str(out, jet_indicators_at((size_t)ind)->name);
     fputs(", trend by region</title>", out);
@@ -403,8 +407,9 @@ static void line_chart(FILE *out, const model *m, int ind, const int *periods, i
                     fputs("'/>", out);
                 open = 0;
                 if (f != NULL)
-                    fprintf(out, "<text x='%.1f' y='%d' font-size='12' fill='%s' "
-                                 "text-anchor='middle' font-weight='bold'>c</text>",
+                    fprintf(out,
+                            "<text x='%.1f' y='%d' font-size='12' fill='%s' "
+                            "text-anchor='middle' font-weight='bold'>c</text>",
                             x, CH - MB - 6 - (int)(r % 4) * 12, col);
                 continue;
             }
@@ -422,8 +427,8 @@ static void line_chart(FILE *out, const model *m, int ind, const int *periods, i
                 continue;
             double y = (double)(CH - MB) - (ymax > 0 ? plot * f->value / ymax : 0);
             fmt_num(buf, sizeof buf, f->value, rate);
-            fprintf(out, "<circle cx='%.1f' cy='%.1f' r='3.5' fill='%s'><title>", ML + 20 + step * p,
-                    y, col);
+            fprintf(out, "<circle cx='%.1f' cy='%.1f' r='3.5' fill='%s'><title>",
+                    ML + 20 + step * p, y, col);
             html_str(out, m->region[r]);
             fprintf(out, " %s</title></circle>", buf);
         }
@@ -512,8 +517,9 @@ static void sources(FILE *out, const jet_stats_view *v) {
             snprintf(noise, sizeof noise, "&epsilon; = %.3f", r->noise_epsilon_milli / 1000.0);
         else
             snprintf(noise, sizeof noise, "none");
-        fprintf(out, "</td><td>%llu</td><td>%s</td><td>%u</td><td>%zu of %zu</td><td>%s</td>"
-                     "<td><code>%s</code></td></tr>\n",
+        fprintf(out,
+                "</td><td>%llu</td><td>%s</td><td>%u</td><td>%zu of %zu</td><td>%s</td>"
+                "<td><code>%s</code></td></tr>\n",
                 (unsigned long long)r->version, when, r->k, r->suppressed, r->ncells, noise, id);
     }
     fputs("</tbody></table>\n", out);
@@ -558,11 +564,12 @@ int jet_report_html(const jet_stats_view *v, const jet_report_options *opt, FILE
     html_str(out, opt->node_name ? opt->node_name : "");
     fputs(" (", out);
     html_str(out, opt->node_region ? opt->node_region : "");
-    fprintf(out, ") on %s from %zu release%s of %zu region%s. Every figure is a protected "
-                 "aggregate: small counts and the cells that would reveal them are suppressed "
-                 "(marked <b>c</b>).</p>\n",
-            when, jet_stats_view_releases(v), jet_stats_view_releases(v) == 1 ? "" : "s",
-            m.nregion, m.nregion == 1 ? "" : "s");
+    fprintf(out,
+            ") on %s from %zu release%s of %zu region%s. Every figure is a protected "
+            "aggregate: small counts and the cells that would reveal them are suppressed "
+            "(marked <b>c</b>).</p>\n",
+            when, jet_stats_view_releases(v), jet_stats_view_releases(v) == 1 ? "" : "s", m.nregion,
+            m.nregion == 1 ? "" : "s");
     if (m.nfig == 0)
         fputs("<p><b>No statistics are held yet.</b> Regions' releases arrive at the lead "
               "partner through sync.</p>\n",

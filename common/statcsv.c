@@ -14,8 +14,8 @@
 #include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +35,8 @@ enum {
     COL_AGE,
     COL_SESSIONS_POSSIBLE,
     COL_SESSIONS_MISSED,
-    COL_DIM,          /* + jet_dim */
-    COL_FLAG = 64,    /* + catalogue index of a count indicator */
+    COL_DIM,       /* + jet_dim */
+    COL_FLAG = 64, /* + catalogue index of a count indicator */
 };
 
 enum { PUPIL_HASH = 16, MAX_AGE = 120 };
@@ -361,8 +361,9 @@ static int counts_row(reader *r) {
         return fail(r, "unknown indicator %s (see 'jetsync stats indicators')",
                     quote_safe(ind_text, buf, sizeof buf));
     if (ind->kind != JET_INDICATOR_COUNT)
-        return fail(r, "%s is a rate: rates are derived by the node; import its numerator %s and "
-                       "denominator %s instead",
+        return fail(r,
+                    "%s is a rate: rates are derived by the node; import its numerator %s and "
+                    "denominator %s instead",
                     ind->code, ind->numerator, ind->denominator);
     key.indicator = ind->code;
     if (val_text[0] == '\0')
@@ -454,13 +455,15 @@ static int pupil_row(reader *r) {
             if (rc < 0)
                 return fail(r, "out of memory");
             if (rc == 1)
-                return fail(r, "column pupil_id (%zu): the same pupil appears again (first at "
-                               "line %u)",
+                return fail(r,
+                            "column pupil_id (%zu): the same pupil appears again (first at "
+                            "line %u)",
                             i + 1, (unsigned)first);
         } else if (role == COL_PERIOD) {
             if (jet_indicators_check_period(f, strlen(f)) != 0)
-                return fail(r, "column period (%zu) is not a period (2024/25, 2024, 2024-Q3 or "
-                               "2024-09)",
+                return fail(r,
+                            "column period (%zu) is not a period (2024/25, 2024, 2024-Q3 or "
+                            "2024-09)",
                             i + 1);
             key.period = f;
         } else if (role >= COL_DIM && role < COL_DIM + JET_DIM__COUNT) {
@@ -469,8 +472,9 @@ static int pupil_row(reader *r) {
                 upper_ascii(f);
             if (f[0] == '\0' || strcmp(f, JET_TOTAL_CODE) == 0 ||
                 jet_indicators_check_code(d, f, strlen(f)) != 0)
-                return fail(r, "column %s (%zu) does not hold a category code: every pupil needs "
-                               "one (or leave the column out)",
+                return fail(r,
+                            "column %s (%zu) does not hold a category code: every pupil needs "
+                            "one (or leave the column out)",
                             jet_indicators_dim_name(d), i + 1);
             key.code[d] = f;
         } else if (role == COL_AGE) {
@@ -484,8 +488,7 @@ static int pupil_row(reader *r) {
             long v = pupil_number(f, 100000);
             if (v < 0)
                 return fail(r, "column %s (%zu) is not a number of sessions",
-                            role == COL_SESSIONS_POSSIBLE ? "sessions_possible"
-                                                          : "sessions_missed",
+                            role == COL_SESSIONS_POSSIBLE ? "sessions_possible" : "sessions_missed",
                             i + 1);
             if (role == COL_SESSIONS_POSSIBLE)
                 possible = v;
@@ -601,8 +604,8 @@ int jet_statcsv_read_buffer(const char *name, const char *buf, size_t len,
     *out = NULL;
     if (len >= 2 && (((unsigned char)buf[0] == 0xff && (unsigned char)buf[1] == 0xfe) ||
                      ((unsigned char)buf[0] == 0xfe && (unsigned char)buf[1] == 0xff)))
-        return jet_diag_fail(diag, JET_EVALIDATE,
-                             "%s:1: the file is UTF-16: save it as CSV UTF-8", name);
+        return jet_diag_fail(diag, JET_EVALIDATE, "%s:1: the file is UTF-16: save it as CSV UTF-8",
+                             name);
     if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
         buf += 3;
         len -= 3;
@@ -611,6 +614,11 @@ int jet_statcsv_read_buffer(const char *name, const char *buf, size_t len,
         return jet_diag_fail(diag, JET_EVALIDATE,
                              "%s:%u: not valid UTF-8: save the file as CSV UTF-8", name,
                              (unsigned)line_of(buf, bad));
+    /* A NUL byte would silently cut the field it is in ("12<NUL>3" read as 12). */
+    const char *nul = memchr(buf, '\0', len);
+    if (nul != NULL)
+        return jet_diag_fail(diag, JET_EVALIDATE, "%s:%u: a NUL byte: this is not a CSV text file",
+                             name, (unsigned)line_of(buf, (size_t)(nul - buf)));
     r = calloc(1, sizeof *r);
     if (r == NULL)
         return jet_diag_fail(diag, JET_ENOMEM, "%s: out of memory", name);
@@ -636,7 +644,8 @@ int jet_statcsv_read_buffer(const char *name, const char *buf, size_t len,
         if (r->between) {
             size_t n = end - pos;
             /* Blank lines between records are skipped (libcsv reports no record for them). */
-            if (n == 0 || buf[pos] == '\n' || (n >= 2 && buf[pos] == '\r' && buf[pos + 1] == '\n')) {
+            if (n == 0 || buf[pos] == '\n' ||
+                (n >= 2 && buf[pos] == '\r' && buf[pos + 1] == '\n')) {
                 pos = end;
                 continue;
             }

@@ -203,8 +203,8 @@ struct jet_stats_batch {
     const jet_stats_obs *obs;
     release *rel;
     size_t nrel;
-    unsigned k;       /* the threshold the tables were protected with */
-    int protected_ok; /* 1 once every table passed the audit */
+    unsigned k;            /* the threshold the tables were protected with */
+    int protected_ok;      /* 1 once every table passed the audit */
     uint32_t noise_milli;  /* epsilon x 1000 of the noise added, 0 for none */
     uint64_t budget_milli; /* privacy budget per (region, indicator, period), x 1000 */
 };
@@ -264,7 +264,8 @@ typedef struct given_total {
 } given_total;
 
 static const char *rel_name(const jet_stats_obs *o, const release *r, char *buf, size_t len) {
-    snprintf(buf, len, "%s %s", jet_indicators_at(r->ind)->code, strtab_get(&o->period, r->period + 1u));
+    snprintf(buf, len, "%s %s", jet_indicators_at(r->ind)->code,
+             strtab_get(&o->period, r->period + 1u));
     return buf;
 }
 
@@ -385,9 +386,8 @@ static int build_table(const jet_stats_obs *o, const uint32_t *order, size_t n, 
             cell_desc(r, tot[i].cell, where, sizeof where);
             rc = jet_diag_fail(diag, JET_EVALIDATE,
                                "%s:%u: the total of %s (%s) is %lld but its parts add up to %lld",
-                               o->source, (unsigned)tot[i].line,
-                               rel_name(o, r, name, sizeof name), where,
-                               (long long)tot[i].value, (long long)r->value[tot[i].cell]);
+                               o->source, (unsigned)tot[i].line, rel_name(o, r, name, sizeof name),
+                               where, (long long)tot[i].value, (long long)r->value[tot[i].cell]);
             goto out;
         }
     }
@@ -776,8 +776,8 @@ int jet__stats_chunk_valid(const Jet__StatsChunk *m) {
     if (m->version == 0 || m->chunk_count == 0 || m->chunk_index >= m->chunk_count ||
         m->ncells == 0 || m->ncells > JET_STATS_MAX_CELLS ||
         m->chunk_count > (m->ncells + JET_STATS_MIN_CHUNK_CELLS - 1) / JET_STATS_MIN_CHUNK_CELLS ||
-        m->status.len != m->n_value ||
-        m->first_cell > m->ncells || m->n_value > m->ncells - m->first_cell)
+        m->status.len != m->n_value || m->first_cell > m->ncells ||
+        m->n_value > m->ncells - m->first_cell)
         return 0;
     for (size_t i = 0; i < m->status.len; i++)
         if (m->status.data[i] > 1)
@@ -848,8 +848,8 @@ static int ledger_get(jet_txn *txn, const uint8_t origin[32], const uint8_t *key
     uint8_t lkey[1 + 32 + REL_KEY_MAX];
     const void *val;
     size_t vlen;
-    int rc = jet_txn_get(txn, JET_DB_STATS_AUX, lkey,
-                         (size_t)ledger_key(lkey, origin, key, klen), &val, &vlen);
+    int rc = jet_txn_get(txn, JET_DB_STATS_AUX, lkey, (size_t)ledger_key(lkey, origin, key, klen),
+                         &val, &vlen);
     *spent = 0;
     if (rc == JET_ENOTFOUND)
         return 0;
@@ -937,8 +937,7 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
         memcpy(part, val, plen);
         if (jet_get_be64(part) != m->version || jet_get_be32(part + 20) != m->chunk_count ||
             jet_get_be32(part + 24) != m->chunk_index || jet_get_be64(part + 32) != m->ncells ||
-            jet_get_be32(part + 16) != m->k ||
-            (int64_t)jet_get_be64(part + 8) != m->import_time) {
+            jet_get_be32(part + 16) != m->k || (int64_t)jet_get_be64(part + 8) != m->import_time) {
             rc = JET_EDECODE;
             goto out;
         }
@@ -1052,18 +1051,16 @@ static int store_release(jet_txn *txn, store_ctx *s, const release *r) {
         }
         spec.ncells = r->ncells;
         spec.first_cell = c * JET_STATS_CHUNK_CELLS;
-        spec.len = r->ncells - spec.first_cell < JET_STATS_CHUNK_CELLS
-                       ? r->ncells - spec.first_cell
-                       : JET_STATS_CHUNK_CELLS;
+        spec.len = r->ncells - spec.first_cell < JET_STATS_CHUNK_CELLS ? r->ncells - spec.first_cell
+                                                                       : JET_STATS_CHUNK_CELLS;
         spec.value = r->value + spec.first_cell;
         spec.status = r->status + spec.first_cell;
         rc = jet_stats_chunk_encode(&spec, &payload, &plen);
         if (rc != 0) {
             char name[96];
-            return jet_diag_fail(s->diag, rc, "%s: %s: %s", o->source,
-                                 rel_name(o, r, name, sizeof name),
-                                 rc == JET_ETOOBIG ? "too many category names in one table"
-                                                   : jet_strerror(rc));
+            return jet_diag_fail(
+                s->diag, rc, "%s: %s: %s", o->source, rel_name(o, r, name, sizeof name),
+                rc == JET_ETOOBIG ? "too many category names in one table" : jet_strerror(rc));
         }
         rc = jet_record_append(txn, s->sk, JET_STREAM_STATS, JET_STATS_KIND_CHUNK, payload, plen,
                                NULL);

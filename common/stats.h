@@ -39,7 +39,7 @@
 enum { JET_STATS_KIND_CHUNK = 1 };
 
 enum {
-    JET_STATS_CHUNK_CELLS = 8192,           /* cells per record at most */
+    JET_STATS_CHUNK_CELLS = 8192,              /* cells per record at most */
     JET_STATS_MAX_CATEGORY_BYTES = 256 * 1024, /* category names of one release */
     JET_STATS_MAX_CELLS = 16u * 1024 * 1024,   /* cells of one release, totals included */
     JET_STATS_MIN_CHUNK_CELLS = 256,           /* a release has at most ceil(cells / this)
@@ -168,8 +168,8 @@ typedef struct jet_stats_release {
     char period[JET_PERIOD_MAX + 1];
     uint64_t version;
     int64_t import_time;
-    uint8_t origin[32];           /* the node whose record holds it (for figures: the lead) */
-    uint8_t source[32];           /* the node that imported the release */
+    uint8_t origin[32]; /* the node whose record holds it (for figures: the lead) */
+    uint8_t source[32]; /* the node that imported the release */
     unsigned k;
     unsigned noise_epsilon_milli; /* 0: exact counts */
     size_t ncells;
@@ -227,16 +227,16 @@ typedef struct jet_stats_chunk_spec {
     uint32_t chunk_index, chunk_count;
     int64_t import_time;
     unsigned k;
-    unsigned noise_epsilon_milli;            /* 0: exact counts */
-    const uint8_t *source_origin;            /* figures: the importing node (32 bytes) or NULL */
+    unsigned noise_epsilon_milli; /* 0: exact counts */
+    const uint8_t *source_origin; /* figures: the importing node (32 bytes) or NULL */
     unsigned ndims;
-    unsigned dim[JET_SDC_MAX_DIMS];          /* jet_dim of each table dimension */
-    unsigned size[JET_SDC_MAX_DIMS];         /* categories of each (without the total) */
+    unsigned dim[JET_SDC_MAX_DIMS];  /* jet_dim of each table dimension */
+    unsigned size[JET_SDC_MAX_DIMS]; /* categories of each (without the total) */
     const char *const *category[JET_SDC_MAX_DIMS];
     size_t ncells;
     size_t first_cell, len;
-    const int64_t *value;   /* len values (ignored where suppressed) */
-    const uint8_t *status;  /* len jet_sdc_status */
+    const int64_t *value;  /* len values (ignored where suppressed) */
+    const uint8_t *status; /* len jet_sdc_status */
 } jet_stats_chunk_spec;
 int jet_stats_chunk_encode(const jet_stats_chunk_spec *spec, uint8_t **out, size_t *len);
 

@@ -11,7 +11,7 @@
 enum {
     /* [0x01 for the lead's figures] region NUL indicator NUL period NUL */
     REL_KEY_MAX = 1 + 3 * (JET_CODE_MAX + 1),
-    FIGURES_KEY_BYTE = 0x01, /* sorts before every region code */
+    FIGURES_KEY_BYTE = 0x01,              /* sorts before every region code */
     HDR_LEN = 32 + 8 + 8 + 4 + 4 + 8 + 8, /* origin version time k nchunks ncells suppressed */
     REF_LEN = 16,                         /* epoch seq of a chunk's record */
 };

@@ -80,8 +80,8 @@ static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
     vrel *r = c->cur;
     jet_record rec;
     Jet__StatsChunk *m;
-    int rc = jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS,
-                         r->info.origin, jet_get_be64(ref), jet_get_be64(ref + 8), &rec);
+    int rc = jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS, r->info.origin,
+                         jet_get_be64(ref), jet_get_be64(ref + 8), &rec);
     if (rc != 0)
         return JET_ECORRUPT;
     m = jet__stats_chunk__unpack(NULL, rec.payload_len, rec.payload);
@@ -419,12 +419,14 @@ static int build_rows(jet_stats_view *v, unsigned k_min) {
                 }
                 continue;
             }
-            int ni = jet_indicators_index(def->numerator), di = jet_indicators_index(def->denominator);
+            int ni = jet_indicators_index(def->numerator),
+                di = jet_indicators_index(def->denominator);
             for (size_t r = i; r < end; r++) {
                 if (v->rel[r].ind != ni)
                     continue;
                 for (size_t q = i; q < end; q++) {
-                    if (v->rel[q].ind == di && strcmp(v->rel[q].info.period, v->rel[r].info.period) == 0) {
+                    if (v->rel[q].ind == di &&
+                        strcmp(v->rel[q].info.period, v->rel[r].info.period) == 0) {
                         int rc = derive_rate(v, (uint32_t)r, &v->rel[q], (int)ci, k_min);
                         if (rc != 0)
                             return rc;
@@ -453,7 +455,8 @@ static jet_stats_view *view_new(const jet_stats_filter *filter) {
         if (want != NULL && !v->want[i]) {
             const jet_indicator *rate = jet_indicators_find(want);
             if (rate != NULL && rate->kind == JET_INDICATOR_RATE &&
-                (strcmp(rate->numerator, def->code) == 0 || strcmp(rate->denominator, def->code) == 0))
+                (strcmp(rate->numerator, def->code) == 0 ||
+                 strcmp(rate->denominator, def->code) == 0))
                 v->want[i] = 1;
         }
     }

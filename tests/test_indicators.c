@@ -19,12 +19,12 @@ static int period_ok(const char *p) {
 
 static void test_catalogue(void **state) {
     (void)state;
-    static const char *const must[] = {"ENROLLED", "EARLY_LEAVERS", "INTERRUPTIONS",
-                                       "PERSISTENT_ABSENCE", "RETAINED", "PROGRAMME_PARTICIPANTS",
-                                       "COMPLETED", "COMPLETED_PLUS1", "FOLLOW_UP",
-                                       "NO_OCCUPATION", "REENGAGED"};
-    static const char *const rates[] = {"EARLY_LEAVING_RATE", "PERSISTENT_ABSENCE_RATE",
-                                        "RETENTION_RATE", "COMPLETION_RATE",
+    static const char *const must[] = {
+        "ENROLLED",  "EARLY_LEAVERS",          "INTERRUPTIONS", "PERSISTENT_ABSENCE",
+        "RETAINED",  "PROGRAMME_PARTICIPANTS", "COMPLETED",     "COMPLETED_PLUS1",
+        "FOLLOW_UP", "NO_OCCUPATION",          "REENGAGED"};
+    static const char *const rates[] = {"EARLY_LEAVING_RATE",  "PERSISTENT_ABSENCE_RATE",
+                                        "RETENTION_RATE",      "COMPLETION_RATE",
                                         "NO_OCCUPATION_SHARE", "REENGAGEMENT_RATE"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
         const jet_indicator *d = jet_indicators_find(must[i]);

@@ -30,8 +30,8 @@ static void import(int who, const char *region, const char *csv) {
     jet_sdc_options opt = {5, 1};
     jet_diag diag;
     jet_diag_clear(&diag);
-    assert_ok(jet_statcsv_read_buffer("r.csv", csv, strlen(csv), JET_STATCSV_AUTO, &obs, NULL,
-                                      &diag));
+    assert_ok(
+        jet_statcsv_read_buffer("r.csv", csv, strlen(csv), JET_STATCSV_AUTO, &obs, NULL, &diag));
     assert_ok(jet_stats_batch_build(obs, &b, &diag));
     assert_ok(jet_stats_batch_protect(b, &opt, &diag));
     assert_ok(jet_stats_batch_audit(b, &opt, &diag));
@@ -48,16 +48,18 @@ static int setup(void **state) {
         return -1;
     for (int i = 0; i < 3; i++)
         crypto_sign_keypair(g_pk[i], g_sk[i]);
-    import(0, "SE-Y", "indicator;period;sex;value\n"
-                      "ENROLLED;2023/24;F;2100\nENROLLED;2023/24;M;2230\n"
-                      "EARLY_LEAVERS;2023/24;F;150\nEARLY_LEAVERS;2023/24;M;260\n"
-                      "ENROLLED;2024/25;F;2080\nENROLLED;2024/25;M;2200\n"
-                      "EARLY_LEAVERS;2024/25;F;130\nEARLY_LEAVERS;2024/25;M;220\n");
-    import(1, "NO-30", "indicator,period,sex,value\n"
-                       "ENROLLED,2024/25,F,900\nENROLLED,2024/25,M,950\n"
-                       "EARLY_LEAVERS,2024/25,F,60\nEARLY_LEAVERS,2024/25,M,75\n"
-                       "FOLLOW_UP,2024,F,50\nFOLLOW_UP,2024,M,70\n"
-                       "NO_OCCUPATION,2024,F,6\nNO_OCCUPATION,2024,M,6\n");
+    import(0, "SE-Y",
+           "indicator;period;sex;value\n"
+           "ENROLLED;2023/24;F;2100\nENROLLED;2023/24;M;2230\n"
+           "EARLY_LEAVERS;2023/24;F;150\nEARLY_LEAVERS;2023/24;M;260\n"
+           "ENROLLED;2024/25;F;2080\nENROLLED;2024/25;M;2200\n"
+           "EARLY_LEAVERS;2024/25;F;130\nEARLY_LEAVERS;2024/25;M;220\n");
+    import(1, "NO-30",
+           "indicator,period,sex,value\n"
+           "ENROLLED,2024/25,F,900\nENROLLED,2024/25,M,950\n"
+           "EARLY_LEAVERS,2024/25,F,60\nEARLY_LEAVERS,2024/25,M,75\n"
+           "FOLLOW_UP,2024,F,50\nFOLLOW_UP,2024,M,70\n"
+           "NO_OCCUPATION,2024,F,6\nNO_OCCUPATION,2024,M,6\n");
     /* a small region: its early leavers total is suppressed */
     import(2, "RO-TL", "indicator,period,value\nENROLLED,2024/25,300\nEARLY_LEAVERS,2024/25,3\n");
     return 0;
@@ -103,8 +105,8 @@ static void test_json(void **state) {
     json_t *o;
     int seen_ro_suppressed = 0;
     json_array_foreach(doc, i, o) {
-        static const char *const keys[] = {"region", "indicator", "period", "school_level",
-                                           "sex", "age_band", "area", "value", "status"};
+        static const char *const keys[] = {"region",   "indicator", "period", "school_level", "sex",
+                                           "age_band", "area",      "value",  "status"};
         for (size_t k = 0; k < 9; k++)
             assert_non_null(json_object_get(o, keys[k]));
         assert_int_equal(json_object_size(o), 9);
@@ -243,10 +245,8 @@ static void test_empty_view(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json),
-        cmocka_unit_test(test_sdmx_csv),
-        cmocka_unit_test(test_html),
-        cmocka_unit_test(test_html_renders),
+        cmocka_unit_test(test_json),       cmocka_unit_test(test_sdmx_csv),
+        cmocka_unit_test(test_html),       cmocka_unit_test(test_html_renders),
         cmocka_unit_test(test_empty_view),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

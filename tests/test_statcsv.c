@@ -152,8 +152,7 @@ static void test_errors_name_line_and_rule(void **state) {
     expect_error("indicator,period,value,value\n", 1, "twice");
     expect_error("", 1, "empty");
     expect_error("indicator,period,value\n", 1, "no observations");
-    expect_error("indicator,period,value\nENROLLED,2024,1\nENROLLED,2024,\xc3\x28\n", 3,
-                 "UTF-8");
+    expect_error("indicator,period,value\nENROLLED,2024,1\nENROLLED,2024,\xc3\x28\n", 3, "UTF-8");
     expect_error("\xff\xfei\0n\0", 1, "UTF-16");
 }
 
@@ -217,8 +216,8 @@ static void test_pupils_counted(void **state) {
                        "p-004;2024/25;M;21;1;1;0;0\n"
                        "p-005;2024/25;M;16;0;1;300;31\n";
     jet_diag_clear(&diag);
-    assert_ok(jet_statcsv_read_buffer("p.csv", text, strlen(text), JET_STATCSV_AUTO, &obs, &fmt,
-                                      &diag));
+    assert_ok(
+        jet_statcsv_read_buffer("p.csv", text, strlen(text), JET_STATCSV_AUTO, &obs, &fmt, &diag));
     assert_int_equal(fmt, JET_STATCSV_PUPILS);
     assert_ok(jet_stats_batch_build(obs, &batch, &diag));
     const char *tot[4] = {NULL, NULL, NULL, NULL};

@@ -122,8 +122,8 @@ static jet_stats_row find_row(const jet_stats_view *v, const char *ind, const ch
         jet_stats_row r;
         jet_stats_view_row(v, i, &r);
         if (strcmp(r.indicator, ind) == 0 && strcmp(r.code[JET_DIM_SCHOOL_LEVEL], sl) == 0 &&
-            strcmp(r.code[JET_DIM_SEX], sex) == 0 &&
-            strcmp(r.code[JET_DIM_AGE_BAND], "_T") == 0 && strcmp(r.code[JET_DIM_AREA], "_T") == 0)
+            strcmp(r.code[JET_DIM_SEX], sex) == 0 && strcmp(r.code[JET_DIM_AGE_BAND], "_T") == 0 &&
+            strcmp(r.code[JET_DIM_AREA], "_T") == 0)
             return r;
     }
     print_error("no row %s %s %s\n", ind, sl, sex);
@@ -293,9 +293,9 @@ static void test_pupil_rows_never_stored(void **state) {
     off = (size_t)snprintf(csv, sizeof csv,
                            "pupil_id,period,sex,area,enrolled,early_leavers,retained\n");
     for (int i = 0; i < 400; i++)
-        off += (size_t)snprintf(csv + off, sizeof csv - off, "PUPILID-%05d-XQ,2023/24,%s,%s,1,%d,%d\n",
-                                i, i % 2 ? "F" : "M", i % 3 ? "SE2281" : "SE2262", i % 9 == 0,
-                                i % 17 == 0);
+        off += (size_t)snprintf(csv + off, sizeof csv - off,
+                                "PUPILID-%05d-XQ,2023/24,%s,%s,1,%d,%d\n", i, i % 2 ? "F" : "M",
+                                i % 3 ? "SE2281" : "SE2262", i % 9 == 0, i % 17 == 0);
     assert_ok(import(&a, "SE-Y", csv));
     jet_stats_view *v = view(&a, NULL, "ENROLLED", NULL, 5);
     jet_stats_row t = find_row(v, "ENROLLED", "_T", "_T");
@@ -315,11 +315,13 @@ static void test_supersede_by_reimport(void **state) {
     (void)state;
     node a;
     node_open(&a);
-    assert_ok(import(&a, "NO-30", "indicator,period,sex,value\nFOLLOW_UP,2024,F,40\n"
-                                  "FOLLOW_UP,2024,M,60\nNO_OCCUPATION,2024,F,25\n"
-                                  "NO_OCCUPATION,2024,M,39\n"));
-    assert_ok(import(&a, "NO-30", "indicator,period,sex,value\nNO_OCCUPATION,2024,F,5\n"
-                                  "NO_OCCUPATION,2024,M,5\n"));
+    assert_ok(import(&a, "NO-30",
+                     "indicator,period,sex,value\nFOLLOW_UP,2024,F,40\n"
+                     "FOLLOW_UP,2024,M,60\nNO_OCCUPATION,2024,F,25\n"
+                     "NO_OCCUPATION,2024,M,39\n"));
+    assert_ok(import(&a, "NO-30",
+                     "indicator,period,sex,value\nNO_OCCUPATION,2024,F,5\n"
+                     "NO_OCCUPATION,2024,M,5\n"));
     jet_stats_view *v = view(&a, NULL, NULL, NULL, 5);
     assert_int_equal(jet_stats_view_releases(v), 2);
     for (size_t i = 0; i < jet_stats_view_releases(v); i++) {
@@ -432,8 +434,9 @@ static void test_view_through_ingest(void **state) {
     free(jl);
 
     /* a re-import at the region supersedes the release at the lead too */
-    assert_ok(import(&a, "RO-TL", "indicator,period,area,value\nEARLY_LEAVERS,2025,A0001,50\n"
-                                  "EARLY_LEAVERS,2025,A0002,60\n"));
+    assert_ok(import(&a, "RO-TL",
+                     "indicator,period,area,value\nEARLY_LEAVERS,2025,A0001,50\n"
+                     "EARLY_LEAVERS,2025,A0002,60\n"));
     copy_records(&a, lead.store, n + 1, stats_seq(&a));
     v = view(&lead, NULL, "EARLY_LEAVERS", NULL, 5);
     assert_int_equal(jet_stats_view_releases(v), 1);
@@ -462,8 +465,8 @@ typedef struct append_ctx {
 
 static int append_fn(jet_txn *txn, void *ctx) {
     append_ctx *c = ctx;
-    return jet_record_append(txn, c->sk, JET_STREAM_STATS, JET_STATS_KIND_CHUNK, c->payload,
-                             c->len, NULL);
+    return jet_record_append(txn, c->sk, JET_STREAM_STATS, JET_STATS_KIND_CHUNK, c->payload, c->len,
+                             NULL);
 }
 
 static void test_refuses_misfit_chunks(void **state) {
@@ -573,9 +576,9 @@ static void test_failed_import_changes_nothing(void **state) {
                          "ENROLLED,2024,_T,22\n",
                          5, &diag),
                 JET_EVALIDATE);
-    assert_code(import_k(&a, "ES-CT", "indicator,period,sex,value\nENROLLED,2024,F,10\nX,2,3\n",
-                         5, &diag),
-                JET_EVALIDATE);
+    assert_code(
+        import_k(&a, "ES-CT", "indicator,period,sex,value\nENROLLED,2024,F,10\nX,2,3\n", 5, &diag),
+        JET_EVALIDATE);
     assert_code(import_k(&a, "bad region!", small_csv, 5, &diag), JET_EINVAL);
     snapshot(a.store, after);
     assert_memory_equal(before, after, 32);
@@ -587,8 +590,9 @@ static void test_filters(void **state) {
     node lead;
     node_open(&lead);
     assert_ok(import(&lead, "SE-Y", small_csv));
-    assert_ok(import(&lead, "SE-Y", "indicator,period,value\nENROLLED,2023/24,400\n"
-                                    "EARLY_LEAVERS,2023/24,30\n"));
+    assert_ok(import(&lead, "SE-Y",
+                     "indicator,period,value\nENROLLED,2023/24,400\n"
+                     "EARLY_LEAVERS,2023/24,30\n"));
     assert_ok(import(&lead, "ES-CT", "indicator,period,value\nENROLLED,2024/25,900\n"));
     jet_stats_view *v = view(&lead, "ES-CT", NULL, NULL, 5);
     assert_int_equal(jet_stats_view_rows(v), 1);
@@ -631,9 +635,10 @@ static void test_rate_suppression(void **state) {
     node a;
     node_open(&a);
     /* no count is small, so nothing is suppressed among the counts */
-    assert_ok(import(&a, "SE-Y", "indicator,period,sex,value\n"
-                                 "ENROLLED,2024,F,22\nENROLLED,2024,M,9\n"
-                                 "EARLY_LEAVERS,2024,F,20\nEARLY_LEAVERS,2024,M,0\n"));
+    assert_ok(import(&a, "SE-Y",
+                     "indicator,period,sex,value\n"
+                     "ENROLLED,2024,F,22\nENROLLED,2024,M,9\n"
+                     "EARLY_LEAVERS,2024,F,20\nEARLY_LEAVERS,2024,M,0\n"));
     jet_stats_view *v = view(&a, NULL, NULL, NULL, 5);
     assert_false(find_row(v, "ENROLLED", "_T", "M").suppressed);
     assert_false(find_row(v, "EARLY_LEAVERS", "_T", "F").suppressed);
@@ -654,8 +659,9 @@ static void test_rate_suppression(void **state) {
     }
     jet_stats_view_free(v);
     /* a suppressed numerator suppresses the rate */
-    assert_ok(import(&a, "SE-Y", "indicator,period,sex,value\n"
-                                 "EARLY_LEAVERS,2024,F,3\nEARLY_LEAVERS,2024,M,6\n"));
+    assert_ok(import(&a, "SE-Y",
+                     "indicator,period,sex,value\n"
+                     "EARLY_LEAVERS,2024,F,3\nEARLY_LEAVERS,2024,M,6\n"));
     v = view(&a, NULL, NULL, NULL, 5);
     assert_true(find_row(v, "EARLY_LEAVERS", "_T", "F").suppressed);
     assert_true(find_row(v, "EARLY_LEAVING_RATE", "_T", "F").suppressed);
@@ -669,10 +675,11 @@ static void test_rate_other_breakdown(void **state) {
     (void)state;
     node a;
     node_open(&a);
-    assert_ok(import(&a, "SE-Y", "indicator,period,school_level,sex,value\n"
-                                 "ENROLLED,2024,ISCED2,F,100\nENROLLED,2024,ISCED2,M,110\n"
-                                 "ENROLLED,2024,ISCED3G,F,90\nENROLLED,2024,ISCED3G,M,80\n"
-                                 "RETAINED,2024,,F,19\nRETAINED,2024,,M,38\n"));
+    assert_ok(import(&a, "SE-Y",
+                     "indicator,period,school_level,sex,value\n"
+                     "ENROLLED,2024,ISCED2,F,100\nENROLLED,2024,ISCED2,M,110\n"
+                     "ENROLLED,2024,ISCED3G,F,90\nENROLLED,2024,ISCED3G,M,80\n"
+                     "RETAINED,2024,,F,19\nRETAINED,2024,,M,38\n"));
     jet_stats_view *v = view(&a, NULL, "RETENTION_RATE", NULL, 5);
     assert_int_equal(jet_stats_view_rows(v), 3);
     assert_true(find_row(v, "RETENTION_RATE", "_T", "F").value == 10.0);
@@ -680,9 +687,10 @@ static void test_rate_other_breakdown(void **state) {
     assert_true(find_row(v, "RETENTION_RATE", "_T", "_T").value == 15.0);
     jet_stats_view_free(v);
     /* categories that differ: the numerator's areas are found among the denominator's */
-    assert_ok(import(&a, "SE-Y", "indicator,period,area,value\n"
-                                 "ENROLLED,2025,X1,100\nENROLLED,2025,X2,200\nENROLLED,2025,X9,400\n"
-                                 "RETAINED,2025,X9,40\nRETAINED,2025,X2,50\n"));
+    assert_ok(import(&a, "SE-Y",
+                     "indicator,period,area,value\n"
+                     "ENROLLED,2025,X1,100\nENROLLED,2025,X2,200\nENROLLED,2025,X9,400\n"
+                     "RETAINED,2025,X9,40\nRETAINED,2025,X2,50\n"));
     v = view(&a, NULL, "RETENTION_RATE", "2025", 5);
     assert_int_equal(jet_stats_view_rows(v), 3);
     for (size_t i = 0; i < 3; i++) {
@@ -690,7 +698,7 @@ static void test_rate_other_breakdown(void **state) {
         jet_stats_view_row(v, i, &r);
         double want = strcmp(r.code[JET_DIM_AREA], "X2") == 0   ? 25.0
                       : strcmp(r.code[JET_DIM_AREA], "X9") == 0 ? 10.0
-                                                                 : 90.0 / 700.0 * 100.0;
+                                                                : 90.0 / 700.0 * 100.0;
         assert_false(r.suppressed);
         assert_true(fabs(r.value - want) < 0.051);
     }
@@ -770,7 +778,8 @@ static void test_noise_and_budget(void **state) {
         jet_stats_view *v = view(&a, NULL, "ENROLLED", NULL, 5);
         assert_int_equal(jet_stats_view_release(v, 0)->noise_epsilon_milli, 500);
         assert_int_equal(jet_stats_view_release(v, 0)->version, (uint64_t)i + 1);
-        jet_stats_row f = find_row(v, "ENROLLED", "_T", "F"), m = find_row(v, "ENROLLED", "_T", "M"),
+        jet_stats_row f = find_row(v, "ENROLLED", "_T", "F"),
+                      m = find_row(v, "ENROLLED", "_T", "M"),
                       t = find_row(v, "ENROLLED", "_T", "_T");
         assert_false(f.suppressed || m.suppressed || t.suppressed);
         assert_true(f.value + m.value == t.value); /* still additive */
@@ -785,8 +794,8 @@ static void test_noise_and_budget(void **state) {
     snapshot(a.store, after);
     assert_memory_equal(before, after, 32);
     /* another period has its own budget; an exact import is not limited */
-    assert_ok(import_noise(&a, "SE-Y", "indicator,period,value\nENROLLED,2025,900\n", 5, 0.5,
-                           2.0, &diag));
+    assert_ok(import_noise(&a, "SE-Y", "indicator,period,value\nENROLLED,2025,900\n", 5, 0.5, 2.0,
+                           &diag));
     assert_ok(import(&a, "SE-Y", csv));
     jet_stats_view *v = view(&a, NULL, "ENROLLED", "2024", 5);
     assert_int_equal(jet_stats_view_release(v, 0)->noise_epsilon_milli, 0);
@@ -832,7 +841,8 @@ static void test_property_random_tables(void **state) {
         size_t off = 0;
         unsigned nl = 1 + prop_next(4), na = 1 + prop_next(6), style = prop_next(4);
         snprintf(region, sizeof region, "R%03d", iter); /* one region per table pair */
-        off += (size_t)snprintf(csv + off, sizeof csv - off, "indicator,period,school_level,sex,area,value\n");
+        off += (size_t)snprintf(csv + off, sizeof csv - off,
+                                "indicator,period,school_level,sex,area,value\n");
         for (int ind = 0; ind < 2; ind++)
             for (unsigned l = 0; l < nl; l++)
                 for (unsigned x = 0; x < 2; x++)
@@ -848,9 +858,10 @@ static void test_property_random_tables(void **state) {
                             v = prop_next(60);
                         if (ind == 0) /* a denominator (ENROLLED), sometimes below 2k */
                             v += prop_next(2) ? 10 + prop_next(40) : 5 + prop_next(5);
-                        off += (size_t)snprintf(csv + off, sizeof csv - off, "%s,2024,%s,%s,Z%u,%u\n",
-                                                ind ? "EARLY_LEAVERS" : "ENROLLED", levels[l],
-                                                sexes[x], ar, ind ? v / 2 : v);
+                        off +=
+                            (size_t)snprintf(csv + off, sizeof csv - off, "%s,2024,%s,%s,Z%u,%u\n",
+                                             ind ? "EARLY_LEAVERS" : "ENROLLED", levels[l],
+                                             sexes[x], ar, ind ? v / 2 : v);
                     }
         jet_diag diag;
         int rc = import_k(&a, region, csv, k, &diag);
