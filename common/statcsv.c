@@ -248,6 +248,12 @@ static int header(reader *r) {
     for (size_t i = 0; i < r->ncols; i++) {
         const char *f = r->field[i];
         int role = -1;
+        if (f[0] == '\0') {
+            /* A column without a name, as spreadsheets write after a trailing separator: it
+             * must stay empty (checked per row). */
+            r->role[i] = COL_IGNORE;
+            continue;
+        }
         for (int d = 0; d < JET_DIM__COUNT; d++)
             if (strcmp(f, jet_indicators_dim_name((jet_dim)d)) == 0)
                 role = COL_DIM + d;
@@ -543,6 +549,14 @@ static void on_field(void *data, size_t len, void *ctx) {
     r->nfields++;
 }
 
+/* The first column without a name that holds a value in this row, or -1. */
+static int unnamed_with_value(const reader *r) {
+    for (size_t i = 0; i < r->nfields && i < r->ncols; i++)
+        if (r->role[i] == COL_IGNORE && r->field[i][0] != '\0')
+            return (int)i;
+    return -1;
+}
+
 static int all_empty(const reader *r) {
     for (size_t i = 0; i < r->nfields; i++)
         if (r->field[i][0] != '\0')
@@ -567,6 +581,8 @@ static void on_record(int term, void *ctx) {
         /* a row of separators only, as spreadsheets write at the end: nothing to read */
     } else if (r->nfields != r->ncols) {
         fail(r, "%zu fields, but the header has %zu columns", r->nfields, r->ncols);
+    } else if (unnamed_with_value(r) >= 0) {
+        fail(r, "column %d has no name in the header but holds a value", unnamed_with_value(r) + 1);
     } else if (r->format == JET_STATCSV_COUNTS) {
         counts_row(r);
     } else {

@@ -148,6 +148,17 @@ static void test_errors_name_line_and_rule(void **state) {
         expect_error(buf, 3, cases[i].rule);
     }
     expect_error("indicator,period,colour,value\nENROLLED,2024,red,1\n", 1, "unknown column");
+    expect_error("indicator;period;value;\nENROLLED;2024;7;\nENROLLED;2025;8;x\n", 3,
+                 "column 4 has no name");
+    {
+        /* trailing separators on every line, as spreadsheets write them, are fine */
+        jet_stats_obs *obs = NULL;
+        jet_diag diag;
+        assert_ok(
+            parse("indicator;period;value;;\nENROLLED;2024;7;;\n", JET_STATCSV_AUTO, &obs, &diag));
+        assert_int_equal(jet_stats_obs_count(obs), 1);
+        jet_stats_obs_free(obs);
+    }
     expect_error("indicator,period,sex\nENROLLED,2024,F\n", 1, "needs the columns");
     expect_error("indicator,period,value,value\n", 1, "twice");
     expect_error("", 1, "empty");
