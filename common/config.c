@@ -87,6 +87,25 @@ static int copy_text(char *dst, size_t cap, const char *v) {
     return 0;
 }
 
+/* A region code as `jetsync init` accepts it: 2..16 of A-Z, 0-9 and '-'. */
+static int valid_region(const char *r) {
+    size_t n = strlen(r);
+    if (n < 2 || n > 16)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((r[i] >= 'A' && r[i] <= 'Z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* HOST:PORT (HOST not empty, PORT 0..65535 in digits). */
+static int valid_host_port(const char *v) {
+    const char *colon = strrchr(v, ':');
+    uint64_t port;
+    return colon != NULL && colon > v && parse_uint(colon + 1, 65535, &port) == 0 &&
+           colon[1] >= '0' && colon[1] <= '9';
+}
+
 /* Applies one key; returns 0, or -1 for a bad value, -2 for an unknown key. */
 static int apply_key(jet_config *c, const char *section, const char *name, const char *v) {
     uint64_t n = 0;
@@ -94,7 +113,7 @@ static int apply_key(jet_config *c, const char *section, const char *name, const
     if (IS("node", "name"))
         return copy_text(c->name, sizeof c->name, v);
     if (IS("node", "region"))
-        return copy_text(c->region, sizeof c->region, v);
+        return valid_region(v) ? copy_text(c->region, sizeof c->region, v) : -1;
     if (IS("node", "role")) {
         if (strcmp(v, "lead") == 0)
             c->lead = 1;
@@ -105,7 +124,7 @@ static int apply_key(jet_config *c, const char *section, const char *name, const
         return 0;
     }
     if (IS("network", "listen"))
-        return copy_text(c->listen, sizeof c->listen, v);
+        return valid_host_port(v) ? copy_text(c->listen, sizeof c->listen, v) : -1;
     if (IS("network", "max_frame")) {
         if (parse_uint(v, 64u << 20, &n) != 0 || n < 4096)
             return -1;

@@ -5,6 +5,7 @@
  *
  * Input: byte 0 = format (0 auto, 1 counts, 2 pupils; other values: auto), the rest is the file.
  * Checks:
+ *   - a file with a NUL byte is refused (it would cut the field it is in);
  *   - a refusal is JET_EVALIDATE/JET_ETOOBIG/JET_ENOMEM with a one-line message that starts with
  *     the file name and a ':' (the FILE:LINE rule), and returns no observations;
  *   - accepted observations build tables (jet_stats_batch_build, whose refusals also name the
@@ -65,6 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     CHECK(obs != NULL);
+    /* A NUL byte cuts a field short: a file with one is never accepted. */
+    CHECK(memchr(data + 1, '\0', size - 1) == NULL);
     CHECK(found == JET_STATCSV_COUNTS || found == JET_STATCSV_PUPILS);
     CHECK(fmt == JET_STATCSV_AUTO || found == fmt);
     jet_stats_batch *b = NULL;
