@@ -1042,10 +1042,17 @@ static void test_hello(void **state) {
     }
 }
 
+static int status_of_A_txn(jet_txn *txn, void *arg) {
+    return jet_sync_status_get(txn, jet_node_public_key(A), arg);
+}
+
 /* Unknown fields are ignored (proto3): a Hello with one still gives a complete session. */
 static void test_unknown_field_is_ignored(void **state) {
     (void)state;
     uint8_t before[32], after[32];
+    jet_sync_status st0;
+    assert_ok(jet_store_read(jet_node_store(L), status_of_A_txn, &st0));
+    uint64_t sessions_before = st0.total_sessions;
     lead_snapshot(before);
     long from = log_size();
     crafted c;
@@ -1063,7 +1070,7 @@ static void test_unknown_field_is_ignored(void **state) {
     pb_uint(&inner, 99, 12345);
     pb_bytes(&inner, 100, "future", 6);
     c.frames[0] = pb_message(1, &inner);
-    c.frames[1] = plan_msg(0, 0);
+    c.frames[1] = plan_msg(UINT64_MAX, UINT64_MAX); /* announces everything, sends nothing */
     c.frames[2] = done_msg(0);
     c.nframes = 3;
     c.complete_mode = 1;
@@ -1075,6 +1082,23 @@ static void test_unknown_field_is_ignored(void **state) {
     assert_true(c.got_fin);
     assert_true(log_has_line(log, "event=session_complete", "peer=A", NULL));
     assert_memory_equal(before, after, 32);
+    /* The announced plan is only for progress; what the lead keeps of it: */
+    jet_sync_status st;
+    for (int i = 0; i < 60; i++) { /* the lead writes it once the connection is closed */
+        assert_ok(jet_store_read(jet_node_store(L), status_of_A_txn, &st));
+        if (st.total_sessions > sessions_before)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_true(st.total_sessions > sessions_before);
+    assert_string_equal(st.last_error, "");
+    if (st.pending_from_peer != 0) {
+        n_xfail++;
+        print_message("XFAIL plan of 2^64-1 records then Done(0) completes -- known: the Plan "
+                      "is never checked against Done, and the lead's status keeps %llu records "
+                      "pending from A after a complete session\n",
+                      (unsigned long long)st.pending_from_peer);
+    }
     free(log);
     free(inner.p);
     free(h.p);
@@ -1141,6 +1165,48 @@ static void test_session_messages(void **state) {
         pb inner = {0};
         pb_uint(&inner, 1, 1);
         pb_uint(&inner, 2, 7);
+        add(&c, pb_message(3, &inner));
+        free(inner.p);
+        run_case(&c);
+    }
+    {
+        CASE(c, "plan records as a fixed32 field", "malformed message");
+        add(&c, good_hello());
+        pb inner = {0};
+        pb_tag(&inner, 1, 5);
+        pb_raw(&inner, "\1\0\0\0", 4);
+        add(&c, pb_message(2, &inner));
+        free(inner.p);
+        run_case(&c);
+    }
+    {
+        CASE(c, "ack batch_no as a length-delimited field", "malformed message");
+        streaming(&c);
+        pb inner = {0};
+        pb_bytes(&inner, 1, "\1", 1);
+        add(&c, pb_message(4, &inner));
+        free(inner.p);
+        run_case(&c);
+    }
+    {
+        CASE(c, "done batches as a fixed64 field", "malformed message");
+        streaming(&c);
+        pb inner = {0};
+        pb_tag(&inner, 1, 1);
+        pb_raw(&inner, "\0\0\0\0\0\0\0\0", 8);
+        add(&c, pb_message(5, &inner));
+        free(inner.p);
+        run_case(&c);
+    }
+    {
+        CASE(c, "batch with batch_no duplicated (1 then 0: the last wins)", "batch 0 out of order");
+        streaming(&c);
+        pb inner = {0};
+        pb_uint(&inner, 1, 1);
+        pb_uint(&inner, 1, 0);
+        pb rec = next_record_of_A(JET_STREAM_TOOLKIT, 0, "x", 1);
+        pb_bytes(&inner, 2, rec.p, rec.len);
+        free(rec.p);
         add(&c, pb_message(3, &inner));
         free(inner.p);
         run_case(&c);
