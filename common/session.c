@@ -933,6 +933,8 @@ static void session_end_now(jet_session *s, int code, const char *reason) {
     if (rc != 0)
         jet_log(JET_LOG_WARN, "event=status_write_failed peer=%s error=\"%s\"", s->peer.name,
                 jet_strerror(rc));
+    jet_log(JET_LOG_INFO, "event=session_end peer=%s result=%s reason=\"%s\"", s->peer.name,
+            code == 0 ? "complete" : "failed", reason);
     if (s->cb.done != NULL)
         s->cb.done(s, code, reason, &s->stats, s->cb.arg);
 }
