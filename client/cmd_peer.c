@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "encoding.h"
 #include "peers.h"
+#include "stats.h"
 
 static const char peer_usage[] =
     "usage: jetsync peer add --home DIR --name NAME --key NODE_ID [--addr HOST:PORT] "
@@ -128,7 +129,9 @@ static int remove_txn(jet_txn *txn, void *arg) {
     if (rc != 0)
         return rc;
     p.revoked = 1;
-    return jet_peers_put(txn, &p);
+    int rc2 = jet_peers_put(txn, &p);
+    /* Its region code may be taken by the partner's next node. */
+    return rc2 == 0 ? jet_stats_forget_origin(txn, p.key) : rc2;
 }
 
 static int peer_remove(jet_node *node, const char *name) {

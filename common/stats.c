@@ -873,12 +873,64 @@ static int ledger_add(jet_txn *txn, const uint8_t origin[32], const uint8_t *key
                        val, sizeof val);
 }
 
+/* Binds a region code to the node that first published statistics under it here ('R' + code
+ * -> origin): a partner cannot publish figures under another partner's code. Returns 0 or
+ * JET_EPERM. The binding is released when that peer is revoked (jet_stats_forget_origin). */
+static int bind_region(jet_txn *txn, const char *region, const uint8_t origin[32]) {
+    uint8_t key[2 + JET_CODE_MAX];
+    size_t n = strlen(region);
+    if (n > JET_CODE_MAX)
+        return JET_EDECODE;
+    key[0] = 'R';
+    memcpy(key + 1, region, n);
+    const void *val;
+    size_t vlen;
+    int rc = jet_txn_get(txn, JET_DB_STATS_AUX, key, 1 + n, &val, &vlen);
+    if (rc == 0)
+        return vlen == 32 && memcmp(val, origin, 32) == 0 ? 0 : JET_EPERM;
+    if (rc != JET_ENOTFOUND)
+        return rc;
+    return jet_txn_put(txn, JET_DB_STATS_AUX, key, 1 + n, origin, 32);
+}
+
+typedef struct forget_ctx {
+    const uint8_t *origin;
+    uint8_t keys[64][2 + JET_CODE_MAX];
+    size_t lens[64];
+    size_t n;
+} forget_ctx;
+
+static int forget_one(const void *key, size_t klen, const void *val, size_t vlen, void *arg) {
+    forget_ctx *f = arg;
+    if (vlen == 32 && memcmp(val, f->origin, 32) == 0 && klen <= sizeof f->keys[0] &&
+        f->n < 64) {
+        memcpy(f->keys[f->n], key, klen);
+        f->lens[f->n++] = klen;
+    }
+    return 0;
+}
+
+int jet_stats_forget_origin(jet_txn *txn, const uint8_t origin[32]) {
+    forget_ctx f;
+    f.origin = origin;
+    f.n = 0;
+    int rc = jet_txn_scan(txn, JET_DB_STATS_AUX, "R", 1, NULL, 0, forget_one, &f);
+    for (size_t i = 0; rc == 0 && i < f.n; i++)
+        rc = jet_txn_del(txn, JET_DB_STATS_AUX, f.keys[i], f.lens[i]);
+    return rc;
+}
+
 /* Applies one chunk. A release of several chunks is kept in JET_DB_STATS_AUX until its last
  * chunk arrives; chunks of one origin arrive in log order, so chunk i must follow chunk i-1. */
 static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChunk *m) {
     int figures = rec->stream == JET_STREAM_FIGURES;
     uint8_t key[REL_KEY_MAX], akey[1 + 32 + REL_KEY_MAX];
     uint8_t *part = NULL;
+    if (!figures && m->chunk_index == 0) {
+        int brc = bind_region(txn, m->region, rec->origin);
+        if (brc != 0)
+            return brc;
+    }
     size_t klen = jet__stats_rel_key(key, figures, m->region, m->indicator, m->period);
     size_t alen = 1 + 32 + klen;
     uint64_t supp = 0;

@@ -240,4 +240,8 @@ typedef struct jet_stats_chunk_spec {
 } jet_stats_chunk_spec;
 int jet_stats_chunk_encode(const jet_stats_chunk_spec *spec, uint8_t **out, size_t *len);
 
+/* Releases the region codes bound to `origin` (a revoked peer), so that a partner's new node
+ * can publish under its code. */
+int jet_stats_forget_origin(jet_txn *txn, const uint8_t origin[32]);
+
 #endif
