@@ -22,8 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How many candidates of one dimension are explored further at each level of the search. */
-enum { SDC_BEAM = 24 };
+/* How many candidates of one dimension are explored further at each level of the search
+ * (besides the total); deeper levels keep fewer so the tree stays small in four dimensions. */
+static const unsigned sdc_beam[JET_SDC_MAX_DIMS] = {24, 6, 3, 2};
+
+/* Corner checks allowed to the exhaustive pass for one primary cell (only suppressed zeros,
+ * when zeros are not published, ever need it). */
+#define SDC_FULL_WORK ((size_t)4000000)
 
 typedef struct sdc_geom {
     unsigned n;
@@ -53,8 +58,9 @@ typedef struct sdc_search {
     int64_t best;
     ptrdiff_t best_delta[JET_SDC_MAX_DIMS];
     int found;
-    unsigned beam;                    /* candidates kept per level besides the total */
+    unsigned beam;                    /* candidates kept per level (0: sdc_beam) */
     unsigned maxext;
+    size_t work, limit;
     sdc_cand *cand[JET_SDC_MAX_DIMS]; /* per level, room for every coordinate */
 } sdc_search;
 
@@ -176,6 +182,9 @@ static void search_level(sdc_search *s, unsigned level, int64_t cost) {
         int ok = 1;
         /* The corners that become fully known at this level: b in d, any subset of the
          * earlier levels' b, the rest at a. */
+        if (s->work > s->limit)
+            return;
+        s->work += 1u << level;
         for (unsigned m = 0; ok && m < (1u << level); m++) {
             ptrdiff_t off = delta;
             int sign = sg;
@@ -198,10 +207,14 @@ static void search_level(sdc_search *s, unsigned level, int64_t cost) {
                 return;
             continue;
         }
-        if (b == g->size[d])
+        if (b == g->size[d]) {
             total_cost = cost + add; /* always explored: it keeps a non-zero cell protectable */
-        else
-            cand_insert(list, &len, s->beam, cost + add, b);
+            continue;
+        }
+        unsigned cap = s->beam ? s->beam : sdc_beam[level];
+        cand_insert(list, &len, cap, cost + add, b);
+        if (len == cap && list[len - 1].cost == cost)
+            break; /* a full beam of candidates that add nothing: none can enter any more */
     }
     if (total_cost >= 0)
         cand_insert(list, &len, len + 1, total_cost, g->size[d]);
@@ -223,11 +236,14 @@ static int protect_cell(sdc_search *s, size_t p, uint8_t *status) {
     s->p = p;
     s->t = s->k - s->value[p];
     s->found = 0;
-    /* A bounded beam first; if it finds nothing, every candidate; then, for a suppressed zero,
-     * suppressed zeros as + corners. */
+    /* A bounded beam first (it always finds the hypercube towards the totals of a non-zero
+     * cell); if it finds nothing, every candidate within a work budget; then, for a suppressed
+     * zero, suppressed zeros as + corners, whose all-plus hypercube the beam always holds. */
     for (unsigned pass = 0; pass < 3 && !s->found; pass++) {
         s->relax = pass == 2;
-        s->beam = pass == 0 ? SDC_BEAM : s->maxext;
+        s->beam = pass == 1 ? s->maxext : 0;
+        s->work = 0;
+        s->limit = pass == 1 ? SDC_FULL_WORK : SIZE_MAX;
         s->best = INT64_MAX;
         s->found = 0;
         search_level(s, 0, 0);

@@ -37,6 +37,7 @@
 enum {
     AUD_BUDGET = 400000,   /* corner checks per hypercube search before giving up on it */
     AUD_EXACT_BITS = 59,   /* Hadamard bound (log2) under which mod-p results are exact */
+    AUD_FILL = 8,          /* elimination work per non-zero before relying on certificates */
 };
 
 typedef struct aud {
@@ -333,6 +334,7 @@ typedef struct aud_elim {
     uint32_t *pcol;
     uint64_t *pval;
     size_t nrows, cap, used;
+    size_t pops, budget; /* heap pops so far and allowed (SIZE_MAX: no limit) */
 } aud_elim;
 
 static void heap_push(aud_elim *e, uint32_t c) {
@@ -385,6 +387,8 @@ static int elim_reserve(aud_elim *e, size_t more) {
  * keeps a non-zero entry becomes the pivot row of its first column, scaled to lead with 1. */
 static int elim_row(aud_elim *e) {
     while (e->hlen > 0) {
+        if (++e->pops > e->budget)
+            return 1;
         uint32_t c = heap_pop(e);
         e->mark[c] = 0;
         uint64_t f = e->w[c];
@@ -437,9 +441,11 @@ static uint64_t next_rand(uint64_t *s) {
 }
 
 /* Rank test of one component: `cols` are its lids (ascending), `rows` its lines. Sets
- * *determined to the first determined lid or -1, and marks exact components. */
+ * *determined to the first determined lid or -1, and marks exact components. With `bounded`,
+ * gives up (returns 1, marking the component inexact) once the elimination's fill makes it cost
+ * more than a small multiple of the component's size; the cells then need certificates. */
 static int a_rank(aud *A, const uint32_t *cols, size_t ncols, aud_row *rows, size_t nrows,
-                  aud_elim *e, uint32_t *colof, int64_t *determined) {
+                  aud_elim *e, uint32_t *colof, int64_t *determined, int bounded) {
     int rc = 0;
     *determined = -1;
     double bits = 0;
@@ -451,6 +457,11 @@ static int a_rank(aud *A, const uint32_t *cols, size_t ncols, aud_row *rows, siz
         A->exact[cols[i]] = (uint8_t)exact;
     }
     qsort(rows, nrows, sizeof *rows, row_len_cmp);
+    size_t nnz = 0;
+    for (size_t i = 0; i < nrows; i++)
+        nnz += rows[i].len;
+    e->pops = 0;
+    e->budget = bounded ? AUD_FILL * nnz + 20000 : SIZE_MAX;
     e->nrows = 0;
     e->used = 0;
     e->rstart[0] = 0;
@@ -467,6 +478,15 @@ static int a_rank(aud *A, const uint32_t *cols, size_t ncols, aud_row *rows, siz
             heap_push(e, c);
         }
         rc = elim_row(e);
+        if (rc == 1) {
+            for (size_t c = 0; c < ncols; c++) {
+                e->w[c] = 0;
+                e->mark[c] = 0;
+                A->exact[cols[c]] = 0;
+            }
+            e->hlen = 0;
+            return 1;
+        }
         if (rc != 0)
             return rc;
     }
@@ -734,7 +754,9 @@ int jet_sdc_audit(const jet_sdc_table *t, const jet_sdc_options *opt, jet_diag *
     for (size_t c = 0; c < ncomp; c++) {
         int64_t det;
         rc = a_rank(&A, comp_cols + comp_start[c], comp_start[c + 1] - comp_start[c],
-                    rows_by + row_start[c], row_start[c + 1] - row_start[c], &e, colof, &det);
+                    rows_by + row_start[c], row_start[c + 1] - row_start[c], &e, colof, &det, 1);
+        if (rc == 1)
+            continue; /* too much fill: every cell of it must carry a certificate (step 4) */
         if (rc != 0)
             goto nomem;
         if (det >= 0) {
@@ -775,6 +797,22 @@ int jet_sdc_audit(const jet_sdc_table *t, const jet_sdc_options *opt, jet_diag *
             continue;
         size_t cell = A.sup[i];
         if (a_perturb(&A, cell, 1, 1, 0) || a_perturb(&A, cell, -1, 1, 0))
+            continue;
+        /* No certificate: settle it with the full rank test of its component. */
+        uint32_t c = comp_of[i];
+        int64_t det;
+        rc = a_rank(&A, comp_cols + comp_start[c], comp_start[c + 1] - comp_start[c],
+                    rows_by + row_start[c], row_start[c + 1] - row_start[c], &e, colof, &det, 0);
+        if (rc != 0)
+            goto nomem;
+        if (det >= 0) {
+            rc = jet_diag_fail(diag, JET_EDISCLOSURE,
+                               "audit: suppressed cell %s is exactly determined by the published "
+                               "cells and totals",
+                               a_name(&A, A.sup[det], nm, sizeof nm));
+            goto out;
+        }
+        if (A.exact[i])
             continue;
         rc = jet_diag_fail(diag, JET_EDISCLOSURE,
                            "audit: cannot prove exactly that suppressed cell %s is not determined",
