@@ -38,6 +38,7 @@ enum {
     AUD_BUDGET = 400000,   /* corner checks per hypercube search before giving up on it */
     AUD_EXACT_BITS = 59,   /* Hadamard bound (log2) under which mod-p results are exact */
     AUD_FILL = 8,          /* elimination work per non-zero before relying on certificates */
+    AUD_LP_SECONDS = 30,   /* per LP of the fallback in step 3 */
 };
 
 typedef struct aud {
@@ -528,6 +529,7 @@ static int a_lp_max(aud *A, size_t target, const uint32_t *cols, size_t ncols, c
         goto out;
     }
     set_verbose(lp, 1);
+    set_timeout(lp, AUD_LP_SECONDS); /* a time-out counts as failure: conservative */
     for (size_t i = 0; i < ncols; i++)
         colof[cols[i]] = (uint32_t)i;
     set_add_rowmode(lp, TRUE);
@@ -560,7 +562,7 @@ static int a_lp_max(aud *A, size_t target, const uint32_t *cols, size_t ncols, c
     int res = solve(lp);
     if (res == UNBOUNDED)
         *out = INFINITY;
-    else if (res == OPTIMAL || res == SUBOPTIMAL || res == PRESOLVED)
+    else if (res == OPTIMAL || res == SUBOPTIMAL)
         *out = get_objective(lp);
     else
         *out = -1;
