@@ -17,11 +17,13 @@
  *      e_j appended) is divisible by p. Hadamard's bound gives |minor| <= prod sqrt(row
  *      length); when that product is below p the mod-p answers are exact. For larger components
  *      every cell reported undetermined must also be moved by an exactly verified integer
- *      perturbation (step 4); otherwise the audit fails.
+ *      perturbation (step 4); otherwise the audit fails. An elimination whose fill exceeds a
+ *      small multiple of the component's size is abandoned: its cells then need certificates,
+ *      and the unbounded rank test runs only to judge a cell that has none.
  *   3. Every small cell must be able to reach k: first a hypercube of suppressed cells whose
  *      +t/-t pattern (t = k - x) is checked here against every line through its corners and
  *      against non-negativity, else the maximum of x under the component's equations and x >= 0
- *      from lp_solve must be >= k.
+ *      from lp_solve must be >= k (a time-out or solver failure fails the audit).
  *   4. Undetermined-cell certificates for components too large for the Hadamard argument:
  *      exactly verified integer perturbations (hypercubes with t = 1) moving each cell. */
 #include "sdc.h"
