@@ -982,6 +982,10 @@ int jet_session_start(jet_node *node, uv_loop_t *loop, jet_channel *ch, const je
     return 0;
 }
 
+int jet_session_ending(const jet_session *s) {
+    return s->state == S_COMPLETE || s->state == S_CLOSING || s->state == S_ENDED;
+}
+
 const jet_peer *jet_session_peer(const jet_session *s) {
     return &s->peer;
 }

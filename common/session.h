@@ -68,6 +68,9 @@ void jet_session_channel_closed(jet_session *s, int reason);
 /* Ends the session with a failure (sends Abort, then closes the channel). */
 void jet_session_fail(jet_session *s, int code, const char *reason);
 
+/* 1 once the session is complete or failed and only waits for its connection to close. */
+int jet_session_ending(const jet_session *s);
+
 /* The peer this session is with. */
 const jet_peer *jet_session_peer(const jet_session *s);
 const jet_session_stats *jet_session_get_stats(const jet_session *s);

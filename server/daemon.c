@@ -41,6 +41,7 @@ struct conn {
 typedef struct peer_track {
     uint8_t key[32];
     int busy;           /* a session (either side) is running */
+    conn *holder;       /* the responder connection holding it, if any */
     unsigned failures;  /* consecutive failed sessions we started */
     time_t retry_at;    /* 0: no retry pending */
     jet_syncer *job;    /* our running initiator job, or NULL */
@@ -130,6 +131,14 @@ static void on_established(jet_channel *ch, const uint8_t peer_id[32]) {
         return;
     }
     peer_track *t = track_for(d, peer_id);
+    /* A session that has ended and only waits for its connection to close does not block the
+     * peer's next one (a peer retrying at once after a failure). */
+    if (t != NULL && t->busy && t->holder != NULL && t->holder->session != NULL &&
+        jet_session_ending(t->holder->session)) {
+        t->holder->holds_peer = 0;
+        t->holder = NULL;
+        t->busy = 0;
+    }
     if (t == NULL || t->busy) {
         jet_log(JET_LOG_INFO, "event=refuse peer=%s reason=\"a session with this peer is "
                               "already running\"", f.peer.name);
@@ -137,6 +146,7 @@ static void on_established(jet_channel *ch, const uint8_t peer_id[32]) {
         return;
     }
     t->busy = 1;
+    t->holder = c;
     c->holds_peer = 1;
     memcpy(c->peer_key, peer_id, 32);
     jet_session_callbacks cb = {NULL, conn_session_done, c};
@@ -168,8 +178,10 @@ static void on_closed(jet_channel *ch, int reason) {
     }
     if (c->holds_peer) {
         peer_track *t = track_for(d, c->peer_key);
-        if (t != NULL)
+        if (t != NULL) {
             t->busy = 0;
+            t->holder = NULL;
+        }
     }
     if (c->prev != NULL)
         c->prev->next = c->next;
