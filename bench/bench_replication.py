@@ -304,11 +304,16 @@ def bench_many(b, regions, cells, single_rate):
         slowest = max(slowest, time.perf_counter() - start)
         failed += pr.returncode != 0
     total = time.perf_counter() - t0
+    with open(f"/proc/{p.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    lead_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     rate = regions * cells / total
     print(f"3. {regions} regions x {cells:,} cells syncing with one lead at once "
           f"(setup {setup:.0f} s, untimed)")
     line("all complete", f"{regions - failed}/{regions}", "", "target: all")
     line("total time / slowest session", f"{total:.2f}", "s", f"slowest {slowest:.2f} s")
+    line("lead daemon CPU time (the rest is the region processes)", f"{lead_cpu:.2f}", "s",
+         f"{lead_cpu / total * 100:.0f}% of the wall time")
     line("total throughput", f"{rate:,.0f}", "cells/s",
          f"benchmark 1: {single_rate:,.0f}; ratio {rate / single_rate:.2f} (target >= 0.5)")
     b.stop(p)
