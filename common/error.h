@@ -40,7 +40,8 @@
     X(JET_EDISCLOSURE, 27, "disclosure audit failed")                              \
     X(JET_ELIMIT, 28, "limit reached")                                             \
     X(JET_EBUSY, 29, "busy")                                                       \
-    X(JET_EROLE, 30, "not allowed for this role")
+    X(JET_EROLE, 30, "not allowed for this role")                                  \
+    X(JET_EEPOCH, 31, "record epoch out of range (before 2025 or over a year ahead)")
 
 enum jet_error {
 #define JET__ERR_ENUM(name, off, msg) name = JET_ERR_BASE - (off),

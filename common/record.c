@@ -188,6 +188,17 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
     return rc;
 }
 
+/* An epoch is the microseconds since 1970 at which an author's store began it: one from
+ * before jetsync existed or more than a year ahead of this clock is not a real one. */
+static int epoch_plausible(uint64_t epoch) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+    const uint64_t year_us = 366ull * 86400 * 1000000;
+    const uint64_t start_us = 1735689600ull * 1000000; /* 2025-01-01 */
+    return epoch >= start_us && epoch <= now_us + year_us;
+}
+
 int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out) {
     jet_record rec;
     int rc = jet_record_decode(buf, len, &rec);
@@ -195,6 +206,8 @@ int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *
         return rc;
     if ((rc = jet_record_verify(&rec)) != 0)
         return rc;
+    if (!epoch_plausible(rec.epoch))
+        return JET_EEPOCH;
     uint64_t have;
     uint8_t head[32];
     if ((rc = jet_vv_get_head(txn, rec.stream, rec.origin, rec.epoch, &have, head)) != 0)

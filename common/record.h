@@ -92,7 +92,8 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
 
 /* Ingests a record received from a peer: decodes, checks the signature and that seq is
  * exactly the next of its log, stores it, advances the version vector and applies the views.
- * Refusals say why: JET_EDECODE, JET_EBADSIG, JET_ESEQ (a gap), JET_EDUP (already held,
+ * Refusals say why: JET_EDECODE, JET_EEPOCH (an epoch before 2025 or more than a year ahead of
+ * this clock), JET_EBADSIG, JET_ESEQ (a gap), JET_EDUP (already held,
  * identical), JET_EFORK (a different record under a held seq, or a next record whose prev hash
  * is not the hash of the record held before it), or a view's refusal (for example JET_EPERM for
  * a forged toolkit version). Every refusal but a view's happens before anything is written; a

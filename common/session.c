@@ -21,6 +21,7 @@
 #include "encoding.h"
 #include "log.h"
 #include "record.h"
+#include "textfold.h"
 #include "wire.pb-c.h"
 
 typedef enum session_state { S_HELLO, S_STREAMING, S_COMPLETE, S_CLOSING, S_ENDED } session_state;
@@ -61,7 +62,7 @@ struct jet_session {
     inflight_batch inflight[JET_SESSION_WINDOW];
     uint64_t recv_batches; /* batches received and committed */
     int blocked;           /* the channel asked us to stop sending */
-    int sent_done, got_done, sent_fin, got_fin;
+    int sent_done, got_done, sent_fin, got_fin, got_plan;
     uint64_t peer_done_batches;
 
     uint64_t last_progress_ms;
@@ -380,6 +381,17 @@ static void on_hello(jet_session *s, const Jetsync__Wire__Hello *hello) {
             failf(s, JET_EPROTO, "protocol error: hello names another node");
             return;
         }
+    if (hello->role > 1) {
+        failf(s, JET_EPROTO, "protocol error: hello names role %u (0 region, 1 lead)",
+              hello->role);
+        return;
+    }
+    if (hello->region != NULL &&
+        (strlen(hello->region) > 32 ||
+         !jet_textfold_utf8_valid(hello->region, strlen(hello->region), NULL))) {
+        failf(s, JET_EDECODE, "protocol error: malformed message (hello region)");
+        return;
+    }
     if (hello->role != (uint32_t)s->peer.role)
         {
             failf(s, JET_EROLE, "peer says it is %s but is configured as %s",
@@ -687,6 +699,14 @@ static void on_done(jet_session *s, const Jetsync__Wire__Done *done) {
                      (unsigned long long)done->batches, (unsigned long long)s->recv_batches);
             return;
         }
+    if (!s->got_plan || done->records != s->stats.plan_recv_records ||
+        done->records != s->stats.recv_records) {
+        failf(s, JET_EPROTO,
+              "protocol error: peer announced %llu records and sent %llu, its done says %llu",
+              (unsigned long long)s->stats.plan_recv_records,
+              (unsigned long long)s->stats.recv_records, (unsigned long long)done->records);
+        return;
+    }
     s->got_done = 1;
     maybe_fin(s);
 }
@@ -732,7 +752,7 @@ static void maybe_fin(jet_session *s) {
 }
 
 static void on_fin(jet_session *s) {
-    if (s->state != S_STREAMING || s->got_fin || !s->sent_done)
+    if (s->state != S_STREAMING || s->got_fin || !s->sent_done || !s->got_done)
         {
             failf(s, JET_EPROTO, "protocol error: unexpected fin");
             return;
@@ -756,8 +776,13 @@ void jet_session_frame(jet_session *s, const uint8_t *data, size_t len) {
         on_hello(s, m->hello);
         break;
     case JETSYNC__WIRE__MESSAGE__BODY_PLAN:
-        if (s->state != S_STREAMING && s->state != S_HELLO)
+        /* The peer sends Plan after our Hello reached it and after its own Hello: a Plan
+         * before its Hello, or a second one, breaks the order. */
+        if (s->state != S_STREAMING || s->got_plan) {
             failf(s, JET_EPROTO, "protocol error: unexpected plan");
+            break;
+        }
+        s->got_plan = 1;
         s->stats.plan_recv_records = m->plan->records;
         s->stats.plan_recv_bytes = m->plan->bytes;
         break;
@@ -774,12 +799,19 @@ void jet_session_frame(jet_session *s, const uint8_t *data, size_t len) {
         on_fin(s);
         break;
     case JETSYNC__WIRE__MESSAGE__BODY_ABORT: {
+        /* The peer's words go into our log and status: printable ASCII only, one line. */
+        char said[201];
+        size_t n = 0;
+        for (const char *p = m->abort->reason; p != NULL && *p != '\0' && n < sizeof said - 1;
+             p++)
+            said[n++] = (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') ? *p : '?';
+        said[n] = '\0';
         char reason[256];
-        snprintf(reason, sizeof reason, "peer ended the session: %.200s", m->abort->reason);
+        snprintf(reason, sizeof reason, "peer ended the session: %s", said);
         s->end_code = JET_ECANCELED;
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
         jet_log(JET_LOG_WARN, "event=session_aborted_by_peer peer=%s reason=\"%s\"",
-                s->peer.name, m->abort->reason);
+                s->peer.name, said);
         s->closing_since_ms = now_ms();
         set_state(s, S_CLOSING);
         break;

@@ -815,7 +815,10 @@ static int release_complete(jet_txn *txn, const uint8_t *key, size_t klen, const
     if (rc == 0 && vlen == HDR_LEN) {
         rel_header cur;
         jet__stats_header_get(val, &cur);
-        if (!header_newer(h, &cur))
+        /* Versions are numbered by the importing node, so they compare only within one origin;
+         * a release by another origin passed the region binding, so that node owns the code
+         * now and its release replaces the one held. */
+        if (memcmp(h->origin, cur.origin, 32) == 0 && !header_newer(h, &cur))
             return 0;
     } else if (rc != 0 && rc != JET_ENOTFOUND) {
         return rc;
@@ -930,6 +933,16 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
         int brc = bind_region(txn, m->region, rec->origin);
         if (brc != 0)
             return brc;
+    }
+    /* Defence in depth: whatever its importer did, a release that would publish a small count
+     * (1..k-1 of its own k) or a negative count is not kept. Noisy releases are exempt: their
+     * values are noisy draws, not counts. */
+    if (!figures && m->noise_epsilon_milli == 0) {
+        if (m->k < 2)
+            return JET_EDISCLOSURE;
+        for (size_t i = 0; i < m->n_value; i++)
+            if (m->status.data[i] == 0 && m->value[i] < (int64_t)m->k && m->value[i] != 0)
+                return JET_EDISCLOSURE;
     }
     size_t klen = jet__stats_rel_key(key, figures, m->region, m->indicator, m->period);
     size_t alen = 1 + 32 + klen;

@@ -705,7 +705,7 @@ static void test_ingest_malformed(void **state) {
     jet_store *b = new_store();
     keypair ka;
     make_keys(&ka);
-    uint64_t e = 77;
+    uint64_t e = 1790000000000000ull; /* a plausible epoch: 2026-09 */
     uint8_t rec[256];
     size_t len = build_record(rec, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 1,
                               (const uint8_t *)"hello", 5);

@@ -29,6 +29,10 @@ typedef struct keypair {
     uint8_t sk[64];
 } keypair;
 
+
+/* Epochs of crafted logs: plausible ones (2026-09), as jet_record_ingest requires. */
+#define TEST_EPOCH 1790000000000000ull
+
 static jet_store *new_store(void) {
     jet_store *s = NULL;
     assert_ok(jet_store_create(jt_tempdir(), &s));
@@ -671,13 +675,13 @@ static void test_forged_resigned_replayed_refused(void **state) {
     /* Forged: m signs an entry that claims a as its author. */
     size_t v1plen;
     uint8_t *genuine_v1 = payload_of(&a, minimal, 1, &v1plen);
-    uint8_t *rec = craft(sc, &m, 42, JET_TOOLKIT_KIND_ENTRY, genuine_v1, v1plen, &len);
+    uint8_t *rec = craft(sc, &m, TEST_EPOCH + 42, JET_TOOLKIT_KIND_ENTRY, genuine_v1, v1plen, &len);
     assert_code(ingest(sc, rec, len), JET_EPERM);
     free(rec);
     /* Re-signed: a's genuine version 3 (author a), signed again by m, to a node that has never
      * seen it. */
     uint8_t *genuine_v3 = payload_of(&a, minimal, 3, &plen);
-    rec = craft(sc, &m, 42, JET_TOOLKIT_KIND_ENTRY, genuine_v3, plen, &len);
+    rec = craft(sc, &m, TEST_EPOCH + 42, JET_TOOLKIT_KIND_ENTRY, genuine_v3, plen, &len);
     assert_code(ingest(sc, rec, len), JET_EPERM);
     free(rec);
     free(genuine_v3);
@@ -731,20 +735,20 @@ static void test_withdrawal_by_other_refused(void **state) {
     buf[n++] = 2;
     buf[n++] = 0x20;
     buf[n++] = 1;
-    uint8_t *rec = craft(sc, &m, 7, JET_TOOLKIT_KIND_WITHDRAWAL, buf, n, &len);
+    uint8_t *rec = craft(sc, &m, TEST_EPOCH + 7, JET_TOOLKIT_KIND_WITHDRAWAL, buf, n, &len);
     assert_code(ingest(sc, rec, len), JET_EPERM);
     free(rec);
     /* The same withdrawal claiming m as author names an entry m never published. */
     memcpy(buf + 2, m.pk, 32);
-    rec = craft(sc, &m, 7, JET_TOOLKIT_KIND_WITHDRAWAL, buf, n, &len);
+    rec = craft(sc, &m, TEST_EPOCH + 7, JET_TOOLKIT_KIND_WITHDRAWAL, buf, n, &len);
     assert_code(ingest(sc, rec, len), JET_ENOTFOUND);
     free(rec);
     /* An unknown kind and a payload that is not a message. */
-    rec = craft(sc, &m, 7, 9, buf, n, &len);
+    rec = craft(sc, &m, TEST_EPOCH + 7, 9, buf, n, &len);
     assert_code(ingest(sc, rec, len), JET_EDECODE);
     free(rec);
     static const uint8_t junk[] = {0xFF, 0xFF, 0xFF};
-    rec = craft(sc, &m, 7, JET_TOOLKIT_KIND_ENTRY, junk, sizeof junk, &len);
+    rec = craft(sc, &m, TEST_EPOCH + 7, JET_TOOLKIT_KIND_ENTRY, junk, sizeof junk, &len);
     assert_code(ingest(sc, rec, len), JET_EDECODE);
     free(rec);
     assert_int_equal(list_all(sc).n, 1);
@@ -1063,7 +1067,7 @@ static void test_apply_survives_damaged_payloads(void **state) {
         size_t n = plen;
         memcpy(buf, payload, plen);
         mutate(buf, &n, sizeof buf);
-        uint8_t *rec = craft(st, &a, 5, JET_TOOLKIT_KIND_ENTRY, buf, n, &len);
+        uint8_t *rec = craft(st, &a, TEST_EPOCH + 5, JET_TOOLKIT_KIND_ENTRY, buf, n, &len);
         int rc = ingest(st, rec, len);
         free(rec);
         if (rc != 0 && rc != JET_EPERM && rc != JET_EVALIDATE && rc != JET_EDECODE)
