@@ -345,8 +345,8 @@ int jet_sdc_protect(jet_sdc_table *t, const jet_sdc_options *opt, jet_sdc_report
     s.value = t->value;
     s.status = t->status;
     s.k = k;
-    for (unsigned l = 0; l < JET_SDC_MAX_DIMS; l++)
-        s.cand[l] = cand + (size_t)l * (maxext + 1);
+    for (unsigned l = 0; cand != NULL && l < JET_SDC_MAX_DIMS; l++)
+        s.cand[l] = cand + (size_t)l * (maxext + 1); /* no small count: no search, no lists */
     s.maxext = maxext;
     /* Largest dimension first: its single new corner per candidate filters most choices
      * before the small dimensions multiply them. */
