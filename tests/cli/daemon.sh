@@ -2,6 +2,7 @@
 # daemon.sh - jetsyncd as a real program: the schedule (--sync-every) syncs a region with the
 # lead on its own, a failing peer is retried with back-off and shown as such by `status`,
 # SIGTERM and SIGINT end it cleanly (exit 0), bad options are refused with one line.
+# (pipefail is on: never pipe a command into `grep -q`, whose early exit would SIGPIPE it.)
 set -uo pipefail
 JS=${JETSYNC:?} JSD=${JETSYNCD:?}
 W=$(mktemp -d /tmp/jetsync-daemon.XXXXXX)
@@ -33,7 +34,7 @@ check "lead daemon prints its address" '[ -n "$lead_addr" ]'
 # The region's daemon syncs on its own, every 2 s.
 start "$W/A" region --sync-every 2s; region_pid=$pid
 check "the region's schedule brings its entry to the lead" \
-  'wait_for 20 "\"$JS\" toolkit list --home \"$W/L\" --json | grep -q meglio-dopo-insieme"'
+  'wait_for 20 "\"$JS\" toolkit list --home \"$W/L\" --json >\"$W/list.json\" && grep -q meglio-dopo-insieme \"$W/list.json\""'
 check "the region's log says it synced" 'wait_for 10 "grep -q event=sync_ok \"$W/region.log\""'
 
 # The lead goes away: the region backs off and says so.
