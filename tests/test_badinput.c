@@ -49,8 +49,8 @@
 #include "toolkit_json.h"
 #include "wire.pb-c.h"
 
-static char netkey_path[4200];
-static char base_dir[4096];
+#include "nodeutil.h"
+
 static jet_node *L, *A, *B, *S; /* lead, hostile region, honest region, scratch (A's key) */
 static uint64_t epoch_A;
 static int n_xfail, n_xpass;
@@ -118,62 +118,6 @@ static pb pb_from(const void *d, size_t n) {
 }
 
 /* ---- nodes ------------------------------------------------------------------------------ */
-
-static jet_node *make_node(const char *dir_name, const char *region, int lead) {
-    char home[4300];
-    snprintf(home, sizeof home, "%s/%s", base_dir, dir_name);
-    jet_node_init_options o = {dir_name, region, lead, netkey_path};
-    jet_node *n = NULL;
-    jet_diag d;
-    jet_diag_clear(&d);
-    int rc = jet_node_init(home, &o, &n, &d);
-    if (rc != 0)
-        print_error("init %s: %s\n", home, d.msg);
-    assert_ok(rc);
-    return n;
-}
-
-static int put_peer_txn(jet_txn *txn, void *arg) {
-    return jet_peers_put(txn, arg);
-}
-
-static void add_peer(jet_node *n, const char *name, jet_node *other, jet_role role,
-                     const char *addr) {
-    jet_peer p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.name, sizeof p.name, "%s", name);
-    memcpy(p.key, jet_node_public_key(other), 32);
-    snprintf(p.addr, sizeof p.addr, "%s", addr ? addr : "");
-    p.role = role;
-    assert_ok(jet_store_write(jet_node_store(n), put_peer_txn, &p));
-}
-
-typedef struct append_ctx {
-    jet_node *node;
-    uint32_t stream;
-    uint64_t count;
-} append_ctx;
-
-static int append_txn(jet_txn *txn, void *arg) {
-    append_ctx *a = arg;
-    static uint64_t counter;
-    uint8_t payload[64];
-    for (uint64_t i = 0; i < a->count; i++) {
-        counter++;
-        for (size_t j = 0; j < sizeof payload; j++)
-            payload[j] = (uint8_t)(counter * 13 + j);
-        int rc = jet_record_append(txn, jet_node_secret_key(a->node), a->stream,
-                                   JET_RECORD_KIND_MARKER, payload, sizeof payload, NULL);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static void append_markers(jet_node *n, uint32_t stream, uint64_t count) {
-    append_ctx a = {n, stream, count};
-    assert_ok(jet_store_write(jet_node_store(n), append_txn, &a));
-}
 
 static int epoch_txn(jet_txn *txn, void *arg) {
     return jet_log_own_epoch(txn, arg);
@@ -343,13 +287,14 @@ static void make_payloads(void) {
 
 /* ---- the daemon ---------------------------------------------------------------------------- */
 
-typedef struct daemon_proc {
+/* The lead's daemon (started with nodeutil.h's start_daemon) and its log file. */
+typedef struct lead_daemon {
     pid_t pid;
     char addr[160];
     char log[4400];
-} daemon_proc;
+} lead_daemon;
 
-static daemon_proc dmn;
+static lead_daemon dmn;
 
 static void set_max_frame(jet_node *n, size_t max_frame) {
     char path[4400], text[8192];
@@ -368,36 +313,12 @@ static void set_max_frame(jet_node *n, size_t max_frame) {
     jt_write_file(path, out, strlen(out));
 }
 
-static void start_daemon(jet_node *n) {
+static void start_lead_daemon(jet_node *n) {
+    daemon_proc d = start_daemon(n);
     memset(&dmn, 0, sizeof dmn);
-    int out[2];
-    assert_int_equal(pipe(out), 0);
+    dmn.pid = d.pid;
+    snprintf(dmn.addr, sizeof dmn.addr, "%s", d.addr);
     snprintf(dmn.log, sizeof dmn.log, "%s/daemon.log", jet_node_home(n));
-    dmn.pid = fork();
-    assert_true(dmn.pid >= 0);
-    if (dmn.pid == 0) {
-        dup2(out[1], 1);
-        int logfd = open(dmn.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (logfd >= 0)
-            dup2(logfd, 2);
-        close(out[0]);
-        execl(JET_BINARY_DIR "/server/jetsyncd", "jetsyncd", "--home", jet_node_home(n), "--listen",
-              "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[128];
-    size_t len = 0;
-    while (len < sizeof line - 1) {
-        ssize_t r = read(out[0], line + len, 1);
-        if (r <= 0 || line[len] == '\n')
-            break;
-        len++;
-    }
-    line[len] = '\0';
-    close(out[0]);
-    assert_prefix(line, "listening ");
-    snprintf(dmn.addr, sizeof dmn.addr, "%s", line + 10);
 }
 
 static long log_size(void) {
@@ -456,47 +377,6 @@ static char *log_wait(long from, const char *n1, const char *n2, const char *n3)
 
 /* ---- the honest initiator (B) ----------------------------------------------------------- */
 
-typedef struct sync_result {
-    int code;
-    char reason[512];
-    int done;
-} sync_result;
-
-static void sync_done(const jet_peer *peer, int code, const char *reason,
-                      const jet_session_stats *st, void *arg) {
-    sync_result *r = arg;
-    (void)peer;
-    (void)st;
-    r->code = code;
-    snprintf(r->reason, sizeof r->reason, "%s", reason);
-    r->done = 1;
-}
-
-static int find_peer_txn(jet_txn *txn, void *arg) {
-    jet_peer *p = arg;
-    return jet_peers_get(txn, p->name, p);
-}
-
-static sync_result sync_with(jet_node *n, const char *name) {
-    sync_result r;
-    memset(&r, 0, sizeof r);
-    jet_peer peer;
-    memset(&peer, 0, sizeof peer);
-    snprintf(peer.name, sizeof peer.name, "%s", name);
-    assert_ok(jet_store_read(jet_node_store(n), find_peer_txn, &peer));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    jet_peering peering;
-    jet_peering_init(&peering, n, &loop);
-    jet_syncer_callbacks cb = {NULL, sync_done, &r};
-    assert_ok(jet_syncer_start(&peering, &peer, &cb, NULL));
-    while (!r.done)
-        uv_run(&loop, UV_RUN_ONCE);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    jet_peering_fini(&peering);
-    return r;
-}
 
 /* B publishes one more record and syncs: the daemon still serves. */
 static void honest_sync_works(void) {
@@ -505,7 +385,7 @@ static void honest_sync_works(void) {
     assert_ok(jet_store_write(jet_node_store(B), epoch_txn, &epoch_B));
     before = lead_head(JET_STREAM_TOOLKIT, jet_node_public_key(B), epoch_B);
     append_markers(B, JET_STREAM_TOOLKIT, 1);
-    sync_result r = sync_with(B, "Lead");
+    sync_result r = sync_with(B, "Lead", NULL, 0);
     if (r.code != 0)
         print_error("honest sync by B failed: %s\n", r.reason);
     assert_ok(r.code);
@@ -836,7 +716,7 @@ static int group_setup(void **state) {
     add_peer(L, "A", A, JET_ROLE_REGION, NULL);
     add_peer(L, "B", B, JET_ROLE_REGION, NULL);
     set_max_frame(L, 4 * 1024 * 1024);
-    start_daemon(L);
+    start_lead_daemon(L);
     add_peer(A, "Lead", L, JET_ROLE_LEAD, dmn.addr);
     add_peer(B, "Lead", L, JET_ROLE_LEAD, dmn.addr);
     /* Some history everywhere: A's toolkit and stats logs, B's, the lead's figures. */
@@ -850,9 +730,9 @@ static int group_setup(void **state) {
     assert_ok(jet_store_write(jet_node_store(B), append_release_txn, &b_release));
     free(b_release.p);
     assert_ok(jet_store_write(jet_node_store(A), epoch_txn, &epoch_A));
-    sync_result r = sync_with(A, "Lead");
+    sync_result r = sync_with(A, "Lead", NULL, 0);
     assert_ok(r.code);
-    r = sync_with(B, "Lead");
+    r = sync_with(B, "Lead", NULL, 0);
     assert_ok(r.code);
     assert_int_equal(lead_head(JET_STREAM_TOOLKIT, jet_node_public_key(A), epoch_A).seq, 3);
     make_payloads();
