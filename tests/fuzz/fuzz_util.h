@@ -120,10 +120,16 @@ static inline uint8_t *fz_record_build(const uint8_t sk[64], const uint8_t pk[32
     return b;
 }
 
-/* Signs `payload` as the next record of the test key's log (stream, epoch) held in `txn` and
- * ingests it. Returns jet_record_ingest's result. */
+/* Epochs of the test key's logs count from a plausible base (2026-09): jet_record_ingest
+ * refuses epochs before 2025 or more than a year ahead, so tiny epochs would stop every input
+ * before the views it is meant to reach. */
+#define FZ_EPOCH_BASE 1790000000000000ull
+
+/* Signs `payload` as the next record of the test key's log (stream, FZ_EPOCH_BASE + epoch) held
+ * in `txn` and ingests it. Returns jet_record_ingest's result. */
 static inline int fz_ingest_next(jet_txn *txn, uint32_t stream, uint32_t kind, uint64_t epoch,
                                  const uint8_t *payload, size_t plen) {
+    epoch += FZ_EPOCH_BASE;
     uint64_t have = 0;
     uint8_t head[32];
     int rc = jet_vv_get_head(txn, stream, fz_pk, epoch, &have, head);
