@@ -181,6 +181,41 @@ typedef struct daemon_proc {
     char addr[160];
 } daemon_proc;
 
+/* Daemons started and not yet stopped: a failing assertion jumps past stop_daemon(), so the
+ * test program stops whatever is left when it exits, and never leaves a jetsyncd behind. */
+enum { NU_MAX_DAEMONS = 64 };
+static pid_t nu_daemons[NU_MAX_DAEMONS];
+
+static inline void nu_forget_daemon(pid_t pid) {
+    for (int i = 0; i < NU_MAX_DAEMONS; i++)
+        if (nu_daemons[i] == pid)
+            nu_daemons[i] = 0;
+}
+
+static inline void nu_stop_left_daemons(void) {
+    for (int i = 0; i < NU_MAX_DAEMONS; i++) {
+        if (nu_daemons[i] > 0) {
+            kill(nu_daemons[i], SIGKILL);
+            waitpid(nu_daemons[i], NULL, 0);
+            nu_daemons[i] = 0;
+        }
+    }
+}
+
+static inline void nu_remember_daemon(pid_t pid) {
+    static int registered;
+    if (!registered) {
+        atexit(nu_stop_left_daemons);
+        registered = 1;
+    }
+    for (int i = 0; i < NU_MAX_DAEMONS; i++) {
+        if (nu_daemons[i] == 0) {
+            nu_daemons[i] = pid;
+            return;
+        }
+    }
+}
+
 static inline daemon_proc start_daemon(jet_node *n) {
     daemon_proc d;
     memset(&d, 0, sizeof d);
@@ -200,6 +235,7 @@ static inline daemon_proc start_daemon(jet_node *n) {
               "--listen", "127.0.0.1:0", (char *)NULL);
         _exit(127);
     }
+    nu_remember_daemon(d.pid);
     close(out[1]);
     char line[128];
     size_t len = 0;
@@ -222,6 +258,7 @@ static inline void stop_daemon(daemon_proc *d, int sig) {
     kill(d->pid, sig);
     int status = 0;
     waitpid(d->pid, &status, 0);
+    nu_forget_daemon(d->pid);
     if (sig == SIGTERM) {
         /* A clean stop exits 0. */
         assert_true(WIFEXITED(status));
@@ -258,6 +295,7 @@ static inline void on_kill(uv_timer_t *t) {
     if (k->victim->pid > 0) {
         kill(k->victim->pid, SIGKILL);
         waitpid(k->victim->pid, NULL, 0);
+        nu_forget_daemon(k->victim->pid);
         k->victim->pid = 0;
     }
 }

@@ -745,6 +745,7 @@ static int group_teardown(void **state) {
         kill(dmn.pid, SIGTERM);
         int status = 0;
         waitpid(dmn.pid, &status, 0);
+        nu_forget_daemon(dmn.pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             print_error("jetsyncd did not stop cleanly (status 0x%x)\n", status);
     }
