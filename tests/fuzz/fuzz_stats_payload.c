@@ -24,16 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { MAX_PARTS = 8 };
 
-typedef struct one_ctx {
-    uint32_t kind;
-    const uint8_t *payload;
-    size_t len;
-} one_ctx;
-
-static int one_txn(jet_txn *txn, void *arg) {
-    one_ctx *c = arg;
-    return fz_ingest_next(txn, JET_STREAM_STATS, c->kind, 7, c->payload, c->len);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_init(1);
@@ -45,9 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = fz_split(data + 1, size - 1, part, plen, MAX_PARTS);
     int accepted = 0;
     for (size_t i = 0; i < n; i++) {
-        one_ctx c = {(i == 0 && (mode & 2)) ? JET_RECORD_KIND_MARKER : JET_STATS_KIND_CHUNK,
-                     part[i], plen[i]};
-        int rc = jet_store_write(fz_store, one_txn, &c);
+        fz_one c = {JET_STREAM_STATS, 7,
+                    (i == 0 && (mode & 2)) ? JET_RECORD_KIND_MARKER : JET_STATS_KIND_CHUNK,
+                    part[i], plen[i]};
+        int rc = jet_store_write(fz_store, fz_one_txn, &c);
         if (rc == 0)
             accepted++;
         else if (!(mode & 1))

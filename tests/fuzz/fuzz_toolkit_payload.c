@@ -24,16 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { MAX_PARTS = 6 };
 
-typedef struct one_ctx {
-    uint32_t kind;
-    const uint8_t *payload;
-    size_t len;
-} one_ctx;
-
-static int one_txn(jet_txn *txn, void *arg) {
-    one_ctx *c = arg;
-    return fz_ingest_next(txn, JET_STREAM_TOOLKIT, c->kind, 1, c->payload, c->len);
-}
 
 typedef struct seen {
     char ids[16][JET_TOOLKIT_MAX_ID + 1];
@@ -88,9 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             memcpy(buf, part[i], plen[i]);
         if ((mode & 0x40) && plen[i] >= 34 && buf[0] == 0x0a && buf[1] == 0x20)
             memcpy(buf + 2, fz_pk, 32);
-        one_ctx c = {(mode >> i) & 1 ? JET_TOOLKIT_KIND_WITHDRAWAL : JET_TOOLKIT_KIND_ENTRY, buf,
-                     plen[i]};
-        int rc = jet_store_write(fz_store, one_txn, &c);
+        fz_one c = {JET_STREAM_TOOLKIT, 1,
+                    (mode >> i) & 1 ? JET_TOOLKIT_KIND_WITHDRAWAL : JET_TOOLKIT_KIND_ENTRY, buf,
+                    plen[i]};
+        int rc = jet_store_write(fz_store, fz_one_txn, &c);
         free(buf);
         if (rc == 0)
             accepted++;

@@ -143,6 +143,21 @@ static inline int fz_ingest_next(jet_txn *txn, uint32_t stream, uint32_t kind, u
     return rc;
 }
 
+/* One fuzzed payload to ingest as the next record of the test key's log of `stream`. */
+typedef struct fz_one {
+    uint32_t stream;
+    uint64_t epoch; /* offset from FZ_EPOCH_BASE */
+    uint32_t kind;
+    const uint8_t *payload;
+    size_t len;
+} fz_one;
+
+/* A jet_store_write() function ingesting one fz_one. */
+static inline int fz_one_txn(jet_txn *txn, void *arg) {
+    fz_one *c = arg;
+    return fz_ingest_next(txn, c->stream, c->kind, c->epoch, c->payload, c->len);
+}
+
 /* Splits data at the separator "\n#~\n" into at most max_parts parts; returns how many. */
 static inline size_t fz_split(const uint8_t *data, size_t size, const uint8_t **part, size_t *plen,
                               size_t max_parts) {
