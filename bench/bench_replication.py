@@ -34,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.abspath(os.path.join(HERE, "..", "..", "shared"))
 LIMIT_X25519 = 22000
+LIMIT_ED25519_VERIFY = 15700  # verifications/s of a 300 B message, one core
 
 
 class Bench:
@@ -287,6 +288,19 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid):
+    """CPU seconds per thread of process `pid` ({tid: seconds})."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        out[int(tid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def setup_regions(b, lead, addr, regions, csv):
     """Creates, pairs and fills the region homes (untimed), a few at a time."""
     lead_id = b.node_id(lead)
@@ -323,10 +337,11 @@ def bench_many(b, regions, cells, single_rate, single_rec_rate):
     listing = os.path.join(b.work, "many-homes.txt")
     with open(listing, "w") as f:
         f.write("".join(h + "\n" for h in homes))
-    cpu0 = proc_cpu(p.pid)
+    cpu0, threads0 = proc_cpu(p.pid), thread_cpu(p.pid)
     d = subprocess.run([b.bench_many, "--nosync", "--timeout", "300", "--homes-from", listing],
                        capture_output=True, text=True, env=b.env, preexec_fn=raise_nofile)
-    lead_cpu = proc_cpu(p.pid) - cpu0
+    lead_cpu, threads1 = proc_cpu(p.pid) - cpu0, thread_cpu(p.pid)
+    loop_cpu = threads1.get(p.pid, 0) - threads0.get(p.pid, 0)
     try:
         res = json.loads(d.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -341,8 +356,8 @@ def bench_many(b, regions, cells, single_rate, single_rec_rate):
     line("total time / slowest session", f"{total:.2f}", "s",
          f"slowest {res['slowest_s']:.2f} s, median {res['median_s']:.2f} s")
     line("lead daemon CPU time", f"{lead_cpu:.2f}", "s",
-         f"{lead_cpu / total * 100:.0f}% of the wall time; "
-         f"regions' driver {res['driver_cpu_s']:.2f} s")
+         f"{lead_cpu / total * 100:.0f}% of the wall time: loop thread {loop_cpu:.2f} s, "
+         f"others {lead_cpu - loop_cpu:.2f} s; regions' driver {res['driver_cpu_s']:.2f} s")
     line("records / bytes received by the lead", f"{res['sent_records']:,}", "records",
          f"{res['sent_bytes'] / 1e6:.1f} MB")
     line("total throughput", f"{rate:,.0f}", "cells/s",
@@ -354,6 +369,10 @@ def bench_many(b, regions, cells, single_rate, single_rec_rate):
     line("records per second (one signature verification each)", f"{rec_rate:,.0f}", "rec/s",
          f"benchmark 1: {single_rec_rate:,.0f} rec/s, {rows * regions / res['sent_records']:,.0f} "
          f"vs {single_rate / single_rec_rate:,.0f} cells per record" if single_rec_rate else "")
+    floor = res["sent_records"] / LIMIT_ED25519_VERIFY
+    line("signature verification alone, ~64 us each (limits.md)", f"{floor:.2f}", "s CPU",
+         f"caps one core at {regions * rows / floor:,.0f} cells/s, two at "
+         f"{2 * regions * rows / floor:,.0f}")
     b.stop(p)
 
 
