@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "channel.h"
+#include "committer.h"
 #include "node.h"
 #include "peers.h"
 
@@ -30,7 +31,7 @@ enum {
     JET_SESSION_VERSION = 1,
     JET_SESSION_BATCH_BYTES = 256 * 1024, /* records per batch up to this many bytes */
     JET_SESSION_BATCH_RECORDS = 2000,
-    JET_SESSION_WINDOW = 8,            /* unacknowledged batches in flight */
+    JET_SESSION_WINDOW = 8, /* unacknowledged batches in flight */
     JET_SESSION_MAX_HELLO_LOGS = 1000000,
     JET_SESSION_MAX_BATCH_RECORDS = 20000, /* a peer's batch with more is refused */
 };
@@ -39,7 +40,7 @@ typedef struct jet_session_stats {
     uint64_t plan_send_records, plan_send_bytes; /* what we announced */
     uint64_t plan_recv_records, plan_recv_bytes; /* what the peer announced */
     uint64_t sent_records, sent_bytes;           /* acknowledged by the peer */
-    uint64_t recv_records, recv_bytes;           /* received and committed */
+    uint64_t recv_records, recv_bytes;           /* received (acknowledged once committed) */
     uint64_t stored_records;                     /* new to this node */
     double started, elapsed;                     /* seconds */
 } jet_session_stats;
@@ -54,9 +55,13 @@ typedef struct jet_session_callbacks {
 } jet_session_callbacks;
 
 /* Starts a session on an established channel with `peer` (from the peer list). Sends Hello.
- * `initiator` is 1 on the side that connected; it closes the channel when both Fins are in. */
-int jet_session_start(jet_node *node, uv_loop_t *loop, jet_channel *ch, const jet_peer *peer,
-                      int initiator, const jet_session_callbacks *cb, jet_session **out);
+ * `initiator` is 1 on the side that connected; it closes the channel when both Fins are in.
+ * Received batches and status changes are written through `committer` (borrowed; it must be
+ * on `loop` and for the node's store), so the loop never waits for the disk: a batch is
+ * acknowledged once its group commit is durable. */
+int jet_session_start(jet_node *node, uv_loop_t *loop, jet_committer *committer, jet_channel *ch,
+                      const jet_peer *peer, int initiator, const jet_session_callbacks *cb,
+                      jet_session **out);
 
 /* Route the channel's callbacks here. */
 void jet_session_frame(jet_session *s, const uint8_t *data, size_t len);
@@ -80,8 +85,9 @@ const jet_session_stats *jet_session_get_stats(const jet_session *s);
 void jet_session_free(jet_session *s);
 
 /* Records in the peer's sync status a failure that happened before any session existed (the
- * connection or the handshake failed): last attempt, reason, failed count, state "failed". */
-int jet_session_record_failure(jet_node *node, const jet_peer *peer, const char *reason);
+ * connection or the handshake failed): last attempt, reason, failed count, state "failed".
+ * Written through `committer`; a failed write is logged. */
+void jet_session_record_failure(jet_committer *committer, const jet_peer *peer, const char *reason);
 
 /* Policy: may a node of role `self_lead` send records of `stream` by `origin` to a peer of
  * role `peer_role`? And may it accept them from such a peer? */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,30 @@ struct jet_store {
     MDB_env *env;
     MDB_dbi dbi[JET_DB__COUNT];
     size_t map_size;
-    /* Read transactions open in this process. Growing the map unmaps and maps it again, which
-     * would leave their keys and values dangling, so the map never moves while one is open. */
-    int readers;
+    /* Transactions open in this process, in any thread (the daemon reads on its loop thread
+     * while its committer writes on a worker). Growing the map, or adopting one grown by
+     * another process, maps it again: LMDB allows that only with no transaction open, and it
+     * would leave readers' keys and values dangling. So a remap waits until none is open and
+     * holds new ones back meanwhile; a thread that holds one itself gets JET_EBUSY instead of
+     * waiting for itself. */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int open_txns;
+    int remapping;
 };
+
+/* Transactions the calling thread holds, in any store. A child process starts with none: it
+ * cannot use its parent's transactions (LMDB forbids it), only stores it opens itself. */
+static _Thread_local int thread_txns;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void forget_parent_txns(void) {
+    thread_txns = 0;
+}
+
+static void register_atfork(void) {
+    pthread_atfork(NULL, NULL, forget_parent_txns);
+}
 
 struct jet_txn {
     jet_store *store;
@@ -57,32 +78,22 @@ struct jet_cursor {
 /* The one place where LMDB's codes become ours. */
 static int store_code(int rc) {
     switch (rc) {
-    case MDB_SUCCESS:
-        return 0;
-    case MDB_NOTFOUND:
-        return JET_ENOTFOUND;
-    case MDB_KEYEXIST:
-        return JET_EEXIST;
-    case MDB_MAP_FULL:
-        return JET_ENOSPC;
-    case MDB_BAD_VALSIZE:
-        return JET_ETOOBIG;
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return JET_ENOTFOUND;
+    case MDB_KEYEXIST: return JET_EEXIST;
+    case MDB_MAP_FULL: return JET_ENOSPC;
+    case MDB_BAD_VALSIZE: return JET_ETOOBIG;
     case MDB_MAP_RESIZED: /* only while a read transaction of ours pins the old map */
         return JET_EBUSY;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
-    case MDB_VERSION_MISMATCH:
-        return JET_ECORRUPT;
+    case MDB_VERSION_MISMATCH: return JET_ECORRUPT;
     case ENOSPC:
-    case EDQUOT:
-        return JET_ENOSPC;
-    case ENOMEM:
-        return JET_ENOMEM;
-    case ENOENT:
-        return JET_ENOTFOUND;
-    default:
-        return JET_EIO;
+    case EDQUOT: return JET_ENOSPC;
+    case ENOMEM: return JET_ENOMEM;
+    case ENOENT: return JET_ENOTFOUND;
+    default: return JET_EIO;
     }
 }
 
@@ -195,18 +206,18 @@ static int store_open_common(const char *dir, int create, jet_store **out) {
     jet_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return JET_ENOMEM;
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->changed, NULL);
     int rc = env_open(dir, &s->env);
-    if (rc != 0) {
-        free(s);
-        return rc;
+    if (rc == 0) {
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+        rc = open_dbs(s, create);
     }
-    MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    s->map_size = info.me_mapsize;
-    rc = open_dbs(s, create);
     if (rc != 0) {
-        mdb_env_close(s->env);
-        free(s);
+        jet_store_free(s);
         return rc;
     }
     *out = s;
@@ -224,77 +235,174 @@ int jet_store_open(const char *dir, jet_store **out) {
 void jet_store_free(jet_store *store) {
     if (store == NULL)
         return;
-    mdb_env_close(store->env);
+    if (store->env != NULL)
+        mdb_env_close(store->env);
+    pthread_cond_destroy(&store->changed);
+    pthread_mutex_destroy(&store->lock);
     free(store);
 }
 
-/* Begins a transaction, adopting a map grown by another process when LMDB says so. */
+static void guard_enter(jet_store *s) {
+    pthread_mutex_lock(&s->lock);
+    /* A thread already inside may nest: the remap waits for it rather than it for the remap. */
+    while (s->remapping && thread_txns == 0)
+        pthread_cond_wait(&s->changed, &s->lock);
+    s->open_txns++;
+    pthread_mutex_unlock(&s->lock);
+    thread_txns++;
+}
+
+static void guard_leave(jet_store *s) {
+    thread_txns--;
+    pthread_mutex_lock(&s->lock);
+    if (--s->open_txns == 0)
+        pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Maps the store again at `size` bytes (0: the size another process gave it) once no
+ * transaction of this process is open. */
+static int remap(jet_store *s, size_t size) {
+    if (thread_txns > 0) {
+        jet_log(JET_LOG_ERROR, "event=store_grow_refused reason=\"a transaction is open\"");
+        return JET_EBUSY;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (s->remapping)
+        pthread_cond_wait(&s->changed, &s->lock);
+    s->remapping = 1;
+    while (s->open_txns > 0)
+        pthread_cond_wait(&s->changed, &s->lock);
+    int rc = mdb_env_set_mapsize(s->env, size);
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize;
+    s->remapping = 0;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+    return store_code(rc);
+}
+
+/* Begins a transaction (counted by the guard), adopting a map grown by another process when
+ * LMDB says so. Returns a jet code. */
 static int txn_begin_raw(jet_store *s, unsigned flags, MDB_txn **out) {
+    guard_enter(s);
     int rc = mdb_txn_begin(s->env, NULL, flags, out);
-    if (rc == MDB_MAP_RESIZED && s->readers == 0) {
-        mdb_env_set_mapsize(s->env, 0);
-        MDB_envinfo info;
-        mdb_env_info(s->env, &info);
-        s->map_size = info.me_mapsize;
+    if (rc == MDB_MAP_RESIZED) {
+        guard_leave(s);
+        int r = remap(s, 0);
+        if (r != 0)
+            return r;
+        guard_enter(s);
         rc = mdb_txn_begin(s->env, NULL, flags, out);
     }
-    return rc;
+    if (rc != 0)
+        guard_leave(s);
+    return store_code(rc);
+}
+
+static void txn_end_raw(jet_store *s, MDB_txn *txn, int commit, int *mrc) {
+    if (commit)
+        *mrc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    guard_leave(s);
 }
 
 static int grow_map(jet_store *s) {
-    if (s->readers > 0) {
-        jet_log(JET_LOG_ERROR, "event=store_grow_refused reason=\"a read transaction is open\"");
-        return JET_EBUSY;
-    }
-    MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    size_t next = info.me_mapsize * 2;
-    int rc = mdb_env_set_mapsize(s->env, next);
-    if (rc != 0)
-        return store_code(rc);
-    s->map_size = next;
-    jet_log(JET_LOG_INFO, "event=store_grow map_bytes=%zu", next);
-    return 0;
+    size_t next = s->map_size * 2;
+    int rc = remap(s, next);
+    if (rc == 0)
+        jet_log(JET_LOG_INFO, "event=store_grow map_bytes=%zu", s->map_size);
+    return rc;
+}
+
+static int commit_failed(jet_store *s, int mrc) {
+    if (mrc != 0)
+        jet_log(JET_LOG_ERROR, "event=store_commit_failed error=\"%s\"", mdb_strerror(mrc));
+    return commit_code(s, mrc);
 }
 
 int jet_store_write(jet_store *store, jet_txn_fn fn, void *ctx) {
-    for (int attempt = 0; attempt <= JET_STORE_MAX_GROWS; attempt++) {
-        jet_txn t = {store, NULL, 0, 0};
-        int rc = txn_begin_raw(store, 0, &t.txn);
-        if (rc != 0)
-            return store_code(rc);
-        rc = fn(&t, ctx);
-        if (rc != 0 || t.map_full) {
-            mdb_txn_abort(t.txn);
-            /* A put that reached the map's end leaves the transaction unusable, even if fn went
-             * on (ignoring that put's error): grow, rerun. */
-            if (!t.map_full)
-                return rc;
-        } else {
-            int mrc = mdb_txn_commit(t.txn);
-            if (mrc != MDB_MAP_FULL) {
-                if (mrc != 0)
-                    jet_log(JET_LOG_ERROR, "event=store_commit_failed error=\"%s\"",
-                            mdb_strerror(mrc));
-                return commit_code(store, mrc);
-            }
-        }
-        rc = grow_map(store);
-        if (rc != 0)
-            return rc;
+    jet_store_job job = {fn, ctx, NULL, 0};
+    int rc = jet_store_write_group(store, &job, 1);
+    return rc != 0 ? rc : job.rc;
+}
+
+/* Whether an earlier job of the group with the same owner failed. */
+static int owner_failed(const jet_store_job *jobs, size_t i) {
+    for (size_t j = 0; j < i; j++)
+        if (jobs[j].rc != 0 && jobs[j].owner != NULL && jobs[j].owner == jobs[i].owner)
+            return 1;
+    return 0;
+}
+
+/* One pass over the jobs still to run in a fresh transaction. Returns 0 when the pass
+ * committed, 1 when it must run again (a job failed and is now excluded, or the map grew), or
+ * a jet code for the whole group. */
+static int group_pass(jet_store *store, jet_store_job *jobs, size_t n) {
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].rc == 0 && owner_failed(jobs, i))
+            jobs[i].rc = JET_ECANCELED;
+        left += jobs[i].rc == 0;
     }
-    return JET_ENOSPC;
+    if (left == 0)
+        return 0; /* nothing left to commit */
+    jet_txn t = {store, NULL, 0, 0};
+    int rc = txn_begin_raw(store, 0, &t.txn);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].rc != 0)
+            continue; /* failed or cancelled */
+        rc = jobs[i].fn(&t, jobs[i].ctx);
+        if (t.map_full) {
+            /* A put that reached the map's end leaves the transaction unusable, even if fn
+             * went on (ignoring that put's error): grow, rerun. */
+            txn_end_raw(store, t.txn, 0, NULL);
+            rc = grow_map(store);
+            return rc != 0 ? rc : 1;
+        }
+        if (rc != 0) {
+            /* The failed job may have written half its changes: drop the transaction and run
+             * the others again without it. */
+            jobs[i].rc = rc;
+            txn_end_raw(store, t.txn, 0, NULL);
+            return 1;
+        }
+    }
+    int mrc = 0;
+    txn_end_raw(store, t.txn, 1, &mrc);
+    if (mrc == MDB_MAP_FULL) {
+        rc = grow_map(store);
+        return rc != 0 ? rc : 1;
+    }
+    return commit_failed(store, mrc);
+}
+
+int jet_store_write_group(jet_store *store, jet_store_job *jobs, size_t n) {
+    int rc = 1;
+    for (size_t i = 0; i < n; i++)
+        jobs[i].rc = 0;
+    /* Each pass either commits, excludes one more failed job or grows the map. */
+    for (size_t pass = 0; rc == 1 && pass <= n + JET_STORE_MAX_GROWS; pass++)
+        rc = group_pass(store, jobs, n);
+    if (rc == 1)
+        rc = JET_ENOSPC;
+    for (size_t i = 0; rc != 0 && i < n; i++)
+        if (jobs[i].rc == 0)
+            jobs[i].rc = rc;
+    return rc;
 }
 
 int jet_store_read(jet_store *store, jet_txn_fn fn, void *ctx) {
     jet_txn t = {store, NULL, 0, 1};
     int rc = txn_begin_raw(store, MDB_RDONLY, &t.txn);
     if (rc != 0)
-        return store_code(rc);
-    store->readers++;
+        return rc;
     rc = fn(&t, ctx);
-    store->readers--;
-    mdb_txn_abort(t.txn);
+    txn_end_raw(store, t.txn, 0, NULL);
     return rc;
 }
 
@@ -307,16 +415,16 @@ int jet_txn_begin(jet_store *store, int writable, jet_txn **out) {
     int rc = txn_begin_raw(store, writable ? 0 : MDB_RDONLY, &t->txn);
     if (rc != 0) {
         free(t);
-        return store_code(rc);
+        return rc;
     }
-    store->readers += t->readonly;
     *out = t;
     return 0;
 }
 
 int jet_txn_commit(jet_txn *txn) {
-    txn->store->readers -= txn->readonly;
-    int rc = commit_code(txn->store, mdb_txn_commit(txn->txn));
+    int mrc = 0;
+    txn_end_raw(txn->store, txn->txn, 1, &mrc);
+    int rc = commit_code(txn->store, mrc);
     free(txn);
     return rc;
 }
@@ -324,8 +432,7 @@ int jet_txn_commit(jet_txn *txn) {
 void jet_txn_abort(jet_txn *txn) {
     if (txn == NULL)
         return;
-    txn->store->readers -= txn->readonly;
-    mdb_txn_abort(txn->txn);
+    txn_end_raw(txn->store, txn->txn, 0, NULL);
     free(txn);
 }
 
@@ -406,8 +513,7 @@ int jet_txn_del_prefix(jet_txn *txn, jet_db db, const void *prefix, size_t plen)
         return store_code(rc);
     MDB_val k = {plen, (void *)prefix}, v;
     rc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
-    while (rc == 0 &&
-           (plen == 0 || (k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0))) {
+    while (rc == 0 && (plen == 0 || (k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0))) {
         rc = mdb_cursor_del(cur, 0);
         if (rc != 0)
             break;

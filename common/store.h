@@ -63,6 +63,23 @@ int jet_store_write(jet_store *store, jet_txn_fn fn, void *ctx);
 /* Runs `fn` in a read-only transaction. Returns fn's result. */
 int jet_store_read(jet_store *store, jet_txn_fn fn, void *ctx);
 
+/* One job of a group commit. `owner` (may be NULL) ties jobs together: after a job fails, the
+ * later jobs of the same owner in the group are not run (rc JET_ECANCELED). */
+typedef struct jet_store_job {
+    jet_txn_fn fn;
+    void *ctx;
+    const void *owner;
+    int rc; /* out: the job's result */
+} jet_store_job;
+
+/* Runs `n` jobs in order in one write transaction with one durable commit, so a group costs
+ * one fsync. A job that fails is rolled back alone: the transaction is dropped and the other
+ * jobs run again without it (so, as for jet_store_write, each fn must depend only on its
+ * context and on the store). Returns 0 when the transaction committed (each job's own result
+ * is in its rc), else the commit's error, which is then also the rc of every job that had
+ * succeeded. Safe to call from a worker thread while other threads read. */
+int jet_store_write_group(jet_store *store, jet_store_job *jobs, size_t n);
+
 /* Explicit transactions, for readers that stream (a sync session sending the log). A read
  * transaction must end with jet_txn_abort(). A write transaction begun here does not get the
  * map-growth retry; prefer jet_store_write(). */

@@ -12,6 +12,8 @@ struct jet_syncer {
     jet_peering *peering;
     jet_peer peer;
     jet_syncer_callbacks cb;
+    uint64_t hs_value; /* persisted by the committer before the channel opens */
+    int cancelled;     /* cancelled before the channel opened */
     jet_channel *ch;
     jet_session *session;
     int session_done;
@@ -26,8 +28,8 @@ static void session_progress(jet_session *s, const jet_session_stats *st, void *
         job->cb.progress(&job->peer, st, job->cb.arg);
 }
 
-static void session_done(jet_session *s, int code, const char *reason,
-                         const jet_session_stats *st, void *arg) {
+static void session_done(jet_session *s, int code, const char *reason, const jet_session_stats *st,
+                         void *arg) {
     jet_syncer *job = arg;
     job->session_done = 1;
     job->code = code;
@@ -39,7 +41,8 @@ static void on_established(jet_channel *ch, const uint8_t peer_id[32]) {
     jet_syncer *job = jet_channel_user(ch);
     jet_session_callbacks cb = {session_progress, session_done, job};
     uv_loop_t *loop = job->peering->config.loop;
-    int rc = jet_session_start(job->peering->node, loop, ch, &job->peer, 1, &cb, &job->session);
+    int rc = jet_session_start(job->peering->node, loop, job->peering->committer, ch, &job->peer, 1,
+                               &cb, &job->session);
     if (rc != 0)
         jet_channel_close(ch, rc);
 }
@@ -65,11 +68,58 @@ static void on_closed(jet_channel *ch, int reason) {
         job->code = reason != 0 ? reason : JET_ECLOSED;
         snprintf(job->reason, sizeof job->reason, "could not connect to %s: %s", job->peer.addr,
                  jet_strerror(job->code));
-        jet_session_record_failure(job->peering->node, &job->peer, job->reason);
+        jet_session_record_failure(job->peering->committer, &job->peer, job->reason);
     }
     if (job->cb.done != NULL)
         job->cb.done(&job->peer, job->code, job->reason, &job->stats, job->cb.arg);
     free(job);
+}
+
+/* Ends a job that never opened its channel. */
+static void finish_unconnected(jet_syncer *job, int code, const char *what) {
+    job->code = code;
+    snprintf(job->reason, sizeof job->reason, "%s: %s", what, jet_strerror(code));
+    if (code != JET_ECANCELED)
+        jet_session_record_failure(job->peering->committer, &job->peer, job->reason);
+    if (job->cb.done != NULL)
+        job->cb.done(&job->peer, job->code, job->reason, &job->stats, job->cb.arg);
+    free(job);
+}
+
+static int hs_value(void *ctx, uint64_t *out) {
+    *out = ((jet_syncer *)ctx)->hs_value;
+    return 0;
+}
+
+/* On the committer's worker: touches only job->hs_value. */
+static int hs_value_txn(jet_txn *txn, void *arg) {
+    return jet_peering_next_hs_txn(txn, &((jet_syncer *)arg)->hs_value);
+}
+
+/* The handshake value is durable: open the channel. */
+static void on_hs_value(void *arg, int rc) {
+    jet_syncer *job = arg;
+    if (job->cancelled)
+        rc = JET_ECANCELED;
+    if (rc != 0) {
+        finish_unconnected(job, rc, "preparing the handshake");
+        return;
+    }
+    jet_channel_config cfg = job->peering->config;
+    cfg.cb.on_established = on_established;
+    cfg.cb.on_frame = on_frame;
+    cfg.cb.on_writable = on_writable;
+    cfg.cb.on_closed = on_closed;
+    cfg.cb.next_hs_value = hs_value;
+    cfg.ctx = job; /* an initiator's channel asks its ctx only for the handshake value */
+    rc = jet_channel_connect(&cfg, job->peer.addr, job->peer.key, job, &job->ch);
+    if (rc != 0) {
+        char what[JET_PEER_ADDR_MAX + 32];
+        snprintf(what, sizeof what, "could not connect to %s", job->peer.addr);
+        finish_unconnected(job, rc, what);
+        return;
+    }
+    jet_log(JET_LOG_INFO, "event=connect peer=%s addr=%s", job->peer.name, job->peer.addr);
 }
 
 int jet_syncer_start(jet_peering *peering, const jet_peer *peer, const jet_syncer_callbacks *cb,
@@ -85,17 +135,13 @@ int jet_syncer_start(jet_peering *peering, const jet_peer *peer, const jet_synce
     job->peering = peering;
     job->peer = *peer;
     job->cb = *cb;
-    jet_channel_config cfg = peering->config;
-    cfg.cb.on_established = on_established;
-    cfg.cb.on_frame = on_frame;
-    cfg.cb.on_writable = on_writable;
-    cfg.cb.on_closed = on_closed;
-    int rc = jet_channel_connect(&cfg, peer->addr, peer->key, job, &job->ch);
+    /* The replay counter must be durable before message 1 carries it; the committer writes it
+     * so that the loop never waits for the disk. */
+    int rc = jet_committer_submit(peering->committer, NULL, hs_value_txn, job, on_hs_value);
     if (rc != 0) {
         free(job);
         return rc;
     }
-    jet_log(JET_LOG_INFO, "event=connect peer=%s addr=%s", peer->name, peer->addr);
     if (out != NULL)
         *out = job;
     return 0;
@@ -104,6 +150,8 @@ int jet_syncer_start(jet_peering *peering, const jet_peer *peer, const jet_synce
 void jet_syncer_cancel(jet_syncer *job) {
     if (job->session != NULL)
         jet_session_fail(job->session, JET_ECANCELED, "cancelled");
-    else
+    else if (job->ch != NULL)
         jet_channel_close(job->ch, JET_ECANCELED);
+    else
+        job->cancelled = 1; /* the channel is not open yet: done runs when it would open */
 }

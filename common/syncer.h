@@ -1,9 +1,12 @@
 /* syncer.h - the initiator's side of a sync: connect to a peer, authenticate, run one session.
  * Used by `jetsync sync` and by the daemon's schedule.
  *
+ * The job first has the peering's committer persist the next handshake value, then connects:
+ * the loop never waits for the disk.
+ *
  * Callback contract: if jet_syncer_start() returns an error, `done` never runs; if it returns 0,
- * `done` runs exactly once (connection refused, handshake refused, session failed or complete)
- * and the job frees itself after `done` returns. */
+ * `done` runs exactly once (address unusable, connection refused, handshake refused, session
+ * failed or complete, cancelled) and the job frees itself after `done` returns. */
 #ifndef JET_SYNCER_H
 #define JET_SYNCER_H
 

@@ -40,11 +40,11 @@ struct conn {
 /* What the schedule knows about each peer it syncs with. */
 typedef struct peer_track {
     uint8_t key[32];
-    int busy;           /* a session (either side) is running */
-    conn *holder;       /* the responder connection holding it, if any */
-    unsigned failures;  /* consecutive failed sessions we started */
-    time_t retry_at;    /* 0: no retry pending */
-    jet_syncer *job;    /* our running initiator job, or NULL */
+    int busy;          /* a session (either side) is running */
+    conn *holder;      /* the responder connection holding it, if any */
+    unsigned failures; /* consecutive failed sessions we started */
+    time_t retry_at;   /* 0: no retry pending */
+    jet_syncer *job;   /* our running initiator job, or NULL */
 } peer_track;
 
 struct jetd {
@@ -140,8 +140,10 @@ static void on_established(jet_channel *ch, const uint8_t peer_id[32]) {
         t->busy = 0;
     }
     if (t == NULL || t->busy) {
-        jet_log(JET_LOG_INFO, "event=refuse peer=%s reason=\"a session with this peer is "
-                              "already running\"", f.peer.name);
+        jet_log(JET_LOG_INFO,
+                "event=refuse peer=%s reason=\"a session with this peer is "
+                "already running\"",
+                f.peer.name);
         jet_channel_close(ch, JET_EBUSY);
         return;
     }
@@ -150,7 +152,8 @@ static void on_established(jet_channel *ch, const uint8_t peer_id[32]) {
     c->holds_peer = 1;
     memcpy(c->peer_key, peer_id, 32);
     jet_session_callbacks cb = {NULL, conn_session_done, c};
-    rc = jet_session_start(d->node, d->loop, ch, &f.peer, 0, &cb, &c->session);
+    rc =
+        jet_session_start(d->node, d->loop, d->peering.committer, ch, &f.peer, 0, &cb, &c->session);
     if (rc != 0)
         jet_channel_close(ch, rc);
 }
@@ -399,15 +402,15 @@ int jet_daemon_run(const jet_daemon_options *opt) {
     jet_listener_address(d->listener, addr, sizeof addr);
     printf("listening %s\n", addr);
     fflush(stdout);
-    jet_log(JET_LOG_INFO, "event=start node=%s region=%s role=%s listen=%s",
-            jet_node_id(d->node), jet_node_region(d->node),
-            jet_node_is_lead(d->node) ? "lead" : "region", addr);
+    jet_log(JET_LOG_INFO, "event=start node=%s region=%s role=%s listen=%s", jet_node_id(d->node),
+            jet_node_region(d->node), jet_node_is_lead(d->node) ? "lead" : "region", addr);
     uv_signal_init(d->loop, &d->sigterm);
     uv_signal_init(d->loop, &d->sigint);
     d->sigterm.data = d->sigint.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
-    signal(SIGPIPE, SIG_IGN); /* a write to a closed connection fails that session, not the daemon */
+    signal(SIGPIPE,
+           SIG_IGN); /* a write to a closed connection fails that session, not the daemon */
     uv_timer_init(d->loop, &d->tick);
     d->tick.data = d;
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "encoding.h"
@@ -326,8 +328,8 @@ static void test_scan(void **state) {
     const char *dir = jt_tempdir();
     jet_store *s = NULL;
     assert_ok(jet_store_create(dir, &s));
-    static const char *const keys[] = {"a", "ab", "abc", "abd", "ac", "b", "ba", "\xff",
-                                       "\xff\xff", NULL};
+    static const char *const keys[] = {"a", "ab", "abc",  "abd",      "ac",
+                                       "b", "ba", "\xff", "\xff\xff", NULL};
     put_keys(s, JET_DB_STATS, keys);
     int rc;
     assert_string_equal(scan_keys(s, JET_DB_STATS, NULL, NULL, 0, 0, NULL),
@@ -371,8 +373,8 @@ static int cursor_txn(jet_txn *txn, void *arg) {
     rc = jet_cursor_seek(cur, "abb", 3, &k, &kl, &v, &vl);
     while (rc == 0) {
         size_t n = strlen(c->seen);
-        snprintf(c->seen + n, sizeof c->seen - n, "%.*s=%.*s;", (int)kl, (const char *)k,
-                 (int)vl, (const char *)v);
+        snprintf(c->seen + n, sizeof c->seen - n, "%.*s=%.*s;", (int)kl, (const char *)k, (int)vl,
+                 (const char *)v);
         rc = jet_cursor_next(cur, &k, &kl, &v, &vl);
     }
     c->rc_end = rc;
@@ -434,8 +436,7 @@ typedef struct count_prefix_ctx {
     int total;
 } count_prefix_ctx;
 
-static int count_prefix_one(const void *key, size_t klen, const void *val, size_t vlen,
-                            void *arg) {
+static int count_prefix_one(const void *key, size_t klen, const void *val, size_t vlen, void *arg) {
     count_prefix_ctx *c = arg;
     char want[64];
     snprintf(want, sizeof want, "v:%.*s", (int)klen, (const char *)key);
@@ -787,8 +788,7 @@ typedef struct full_verify {
     int bad;
 } full_verify;
 
-static int full_verify_one(const void *key, size_t klen, const void *val, size_t vlen,
-                           void *arg) {
+static int full_verify_one(const void *key, size_t klen, const void *val, size_t vlen, void *arg) {
     full_verify *v = arg;
     uint8_t want[FULL_VAL];
     if (klen != 8 || vlen != FULL_VAL) {
@@ -911,6 +911,129 @@ static void test_disk_full_ext4(void **state) {
     assert_int_equal(jt_umount(mnt), 0);
 }
 
+/* ---- group commits --------------------------------------------------------------------------- */
+
+/* One transaction for several jobs: a failing job is rolled back alone, the later jobs of its
+ * owner are not run, the others commit. */
+static void test_write_group(void **state) {
+    (void)state;
+    jet_store *s = NULL;
+    assert_ok(jet_store_create(jt_tempdir(), &s));
+    static const char *const a_keys[] = {"a1", "a2", NULL}, *const b_keys[] = {"b1", NULL},
+                             *const c_keys[] = {"c1", NULL}, *const d_keys[] = {"d1", NULL};
+    put_ctx a = {JET_DB_META, a_keys, 0}, b = {JET_DB_META, b_keys, JET_EINVAL},
+            c = {JET_DB_META, c_keys, 0}, d = {JET_DB_META, d_keys, 0};
+    int x, y; /* owners */
+    jet_store_job jobs[4] = {
+        {put_txn, &a, &x, 99}, {put_txn, &b, &y, 99}, {put_txn, &c, &y, 99}, {put_txn, &d, &x, 99}};
+    assert_ok(jet_store_write_group(s, jobs, 4));
+    assert_ok(jobs[0].rc);
+    assert_code(jobs[1].rc, JET_EINVAL);
+    assert_code(jobs[2].rc, JET_ECANCELED);
+    assert_ok(jobs[3].rc);
+    char val[256];
+    assert_ok(get_key(s, JET_DB_META, "a1", val));
+    assert_ok(get_key(s, JET_DB_META, "a2", val));
+    assert_ok(get_key(s, JET_DB_META, "d1", val));
+    assert_string_equal(val, "v:d1");
+    assert_code(get_key(s, JET_DB_META, "b1", val), JET_ENOTFOUND); /* rolled back */
+    assert_code(get_key(s, JET_DB_META, "c1", val), JET_ENOTFOUND); /* not run */
+
+    /* A group where every job fails commits nothing and says so in each job. */
+    static const char *const e_keys[] = {"e1", NULL};
+    put_ctx e = {JET_DB_META, e_keys, JET_EPROTO};
+    jet_store_job bad[2] = {{put_txn, &e, NULL, 0}, {put_txn, &e, NULL, 0}};
+    assert_ok(jet_store_write_group(s, bad, 2));
+    assert_code(bad[0].rc, JET_EPROTO);
+    assert_code(bad[1].rc, JET_EPROTO);
+    assert_code(get_key(s, JET_DB_META, "e1", val), JET_ENOTFOUND);
+    jet_store_free(s);
+}
+
+/* A group larger than the map grows it and commits every job once. */
+static void test_write_group_grows(void **state) {
+    (void)state;
+    setenv("JETSYNC_MAPSIZE", "1048576", 1);
+    jet_store *s = NULL;
+    assert_ok(jet_store_create(jt_tempdir(), &s));
+    grow_ctx g[4];
+    jet_store_job jobs[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        g[i] = (grow_ctx){i * 300, 300, 0, 0}; /* 1.2 MiB each */
+        jobs[i] = (jet_store_job){grow_txn, &g[i], NULL, 0};
+    }
+    assert_ok(jet_store_write_group(s, jobs, 4));
+    for (int i = 0; i < 4; i++) {
+        assert_ok(jobs[i].rc);
+        assert_true(g[i].runs >= 2); /* ran again after the map grew */
+    }
+    verify_values(s, 1200);
+    jet_store_free(s);
+    unsetenv("JETSYNC_MAPSIZE");
+}
+
+/* The daemon reads on its loop thread while its committer writes on a worker: a write that must
+ * grow the map waits for another thread's reader to finish (no JET_EBUSY, no dangling map). */
+typedef struct reader_thread {
+    jet_store *s;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    int holding;
+    atomic_int released;
+    int intact;
+} reader_thread;
+
+static void *hold_reader(void *arg) {
+    reader_thread *r = arg;
+    jet_txn *t = NULL;
+    if (jet_txn_begin(r->s, 0, &t) != 0)
+        return NULL;
+    uint8_t key[4], want[GROW_VAL];
+    const void *v = NULL;
+    size_t vl = 0;
+    jet_put_be32(key, 1);
+    int rc = jet_txn_get(t, JET_DB_STATS_CELLS, key, 4, &v, &vl);
+    pthread_mutex_lock(&r->m);
+    r->holding = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->m);
+    usleep(200000); /* the writer needs the map to grow meanwhile */
+    grow_value(1, want);
+    r->intact = rc == 0 && vl == GROW_VAL && memcmp(v, want, GROW_VAL) == 0;
+    atomic_store(&r->released, 1);
+    jet_txn_abort(t);
+    return NULL;
+}
+
+static void test_remap_waits_for_other_thread(void **state) {
+    (void)state;
+    setenv("JETSYNC_MAPSIZE", "1048576", 1);
+    reader_thread r;
+    memset(&r, 0, sizeof r);
+    assert_ok(jet_store_create(jt_tempdir(), &r.s));
+    grow_ctx first = {0, 2, 0, 0};
+    assert_ok(jet_store_write(r.s, grow_txn, &first));
+    pthread_mutex_init(&r.m, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hold_reader, &r), 0);
+    pthread_mutex_lock(&r.m);
+    while (!r.holding)
+        pthread_cond_wait(&r.cv, &r.m);
+    pthread_mutex_unlock(&r.m);
+    grow_ctx big = {2, 1024, 0, 0}; /* 4 MiB: the map must grow */
+    assert_ok(jet_store_write(r.s, grow_txn, &big));
+    /* The remap happened only after the other thread let go of its snapshot. */
+    assert_int_equal(atomic_load(&r.released), 1);
+    pthread_join(th, NULL);
+    assert_true(r.intact);
+    verify_values(r.s, 1026);
+    jet_store_free(r.s);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.m);
+    unsetenv("JETSYNC_MAPSIZE");
+}
+
 static int unset_mapsize(void **state) {
     (void)state;
     unsetenv("JETSYNC_MAPSIZE");
@@ -929,6 +1052,9 @@ int main(void) {
         cmocka_unit_test_teardown(test_map_growth, unset_mapsize),
         cmocka_unit_test_teardown(test_map_growth_other_process, unset_mapsize),
         cmocka_unit_test_teardown(test_map_growth_with_reader, unset_mapsize),
+        cmocka_unit_test(test_write_group),
+        cmocka_unit_test_teardown(test_write_group_grows, unset_mapsize),
+        cmocka_unit_test_teardown(test_remap_waits_for_other_thread, unset_mapsize),
         cmocka_unit_test(test_disk_full_tmpfs),
         cmocka_unit_test(test_disk_full_ext4),
     };

@@ -1,0 +1,59 @@
+/* committer.h - durable store writes off the event loop, grouped into one commit.
+ *
+ * A durable LMDB commit waits for the disk (an fsync, 0.1 ms on a quiet SSD, seconds on a
+ * saturated one). On the loop thread that wait would stall every other connection, so the loop
+ * submits its writes here instead: a worker thread (libuv's pool) runs every job submitted so
+ * far in one write transaction with one commit (jet_store_write_group), and the jobs that came
+ * in meanwhile form the next group. Under load many sessions' batches share one fsync; when
+ * idle, a job starts at once.
+ *
+ * Ordering: jobs commit in submission order, and their `done` callbacks run on the loop thread
+ * in that order, after the group is durable. A job that fails is rolled back alone; the later
+ * jobs of the same owner are then not run (rc JET_ECANCELED).
+ *
+ * Ownership: the committer borrows the loop and the store. A job's `ctx` belongs to the job
+ * until its `done(ctx, rc)` runs, exactly once (0 committed, else why not), and `done` takes it
+ * back (typically frees it). The job's fn runs on a worker thread: it may use only its ctx and
+ * the transaction, never loop-thread state. */
+#ifndef JET_COMMITTER_H
+#define JET_COMMITTER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "store.h"
+
+typedef struct jet_committer jet_committer;
+
+typedef void (*jet_commit_done_fn)(void *ctx, int rc);
+
+enum { JET_COMMITTER_MAX_GROUP = 256 }; /* jobs per commit */
+
+/* Creates a committer for `store` on `loop`. */
+int jet_committer_new(uv_loop_t *loop, jet_store *store, jet_committer **out);
+
+/* Queues `fn(txn, ctx)`; `done(ctx, rc)` runs later on the loop thread. `owner` (may be NULL)
+ * groups jobs for failure and jet_committer_cancel(). Returns 0, or JET_ENOMEM / JET_ECLOSED
+ * (then `done` does not run and ctx stays the caller's). */
+int jet_committer_submit(jet_committer *c, const void *owner, jet_txn_fn fn, void *ctx,
+                         jet_commit_done_fn done);
+
+/* Drops the queued jobs of `owner` that have not started (their `done` runs at once with
+ * JET_ECANCELED). Jobs already on the worker finish normally. */
+void jet_committer_cancel(jet_committer *c, const void *owner);
+
+/* Jobs submitted and not yet done. */
+size_t jet_committer_pending(const jet_committer *c);
+
+typedef struct jet_committer_stats {
+    uint64_t jobs, groups; /* jobs done, commits made */
+    uint64_t largest_group;
+} jet_committer_stats;
+
+void jet_committer_stats_get(const jet_committer *c, jet_committer_stats *out);
+
+/* Frees the committer. It must be idle (jet_committer_pending() == 0): the loop runs until the
+ * last group is done, so after uv_run() returns it is. */
+void jet_committer_free(jet_committer *c);
+
+#endif
