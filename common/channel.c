@@ -53,6 +53,7 @@ static const char *const state_names[] = {"resolving", "connecting",  "handshake
 
 enum {
     READ_AHEAD = 64 * 1024, /* transport read buffer size when frames are small */
+    SPARE_MIN = 16 * 1024,  /* smaller written buffers go back to malloc at once */
     LISTEN_BACKLOG = 1024,
     ADDR_TEXT = 64,
 };
@@ -77,6 +78,8 @@ struct jet_channel {
     int close_reason;
     uint64_t last_rx;
     size_t queued;
+    struct write_req *spare; /* written buffers kept for the next frames (see write_new) */
+    size_t spare_bytes;
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_connect_t connect_req;
@@ -112,11 +115,14 @@ struct jet_listener {
 /* A queued write: the frame (prefix and ciphertext) lives in the same allocation. */
 typedef struct write_req {
     uv_write_t req;
-    size_t len;
+    size_t len;              /* bytes of data[] in use */
+    size_t cap;              /* bytes of data[] allocated */
+    struct write_req *spare; /* next in the channel's spare list */
     uint8_t data[];
 } write_req;
 
 static void drop(jet_channel *ch, int reason);
+static void spares_free(jet_channel *ch);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -304,6 +310,7 @@ static void channel_finish(jet_channel *ch) {
             l->stats.peak_read_buffer = ch->reader.peak_cap;
     }
     jet_noise_reader_fini(&ch->reader);
+    spares_free(ch);
     sodium_memzero(ch, sizeof *ch);
     free(ch);
     if (l != NULL)
@@ -343,11 +350,33 @@ void jet_channel_close(jet_channel *ch, int reason) {
 
 /* ---------------------------------------------------------------- writing */
 
+static void spares_free(jet_channel *ch) {
+    while (ch->spare != NULL) {
+        write_req *w = ch->spare;
+        ch->spare = w->spare;
+        free(w);
+    }
+    ch->spare_bytes = 0;
+}
+
 static void on_write(uv_write_t *req, int status) {
     write_req *w = (write_req *)req;
     jet_channel *ch = req->handle->data;
     ch->queued -= w->len;
-    free(w);
+    /* A written buffer is kept for the next frames rather than freed: glibc tends to hand large
+     * blocks freed and malloc'd at this rate back to the kernel and fault them in again (up to
+     * one page fault per 4 KiB sent). Spares and queue together stay within what the queue
+     * alone may hold (write_high + one frame), and the spares go when the queue is empty and
+     * the user has nothing more to send: an idle channel keeps none. */
+    if (ch->state != CH_CLOSING && status == 0 && w->cap >= SPARE_MIN &&
+        ch->queued + ch->spare_bytes + w->cap <=
+            ch->cfg.limits.write_high + ch->cfg.limits.max_frame) {
+        w->spare = ch->spare;
+        ch->spare = w;
+        ch->spare_bytes += w->cap;
+    } else {
+        free(w);
+    }
     if (ch->state == CH_CLOSING)
         return;
     if (status < 0) {
@@ -360,16 +389,32 @@ static void on_write(uv_write_t *req, int status) {
         ch->blocked = 0;
         if (ch->cfg.cb.on_writable != NULL)
             ch->cfg.cb.on_writable(ch);
+        if (ch->state == CH_CLOSING)
+            return;
     }
+    if (ch->queued == 0)
+        spares_free(ch);
 }
 
-/* Allocates one write of 4 + len + (encrypted ? 16 : 0) bytes; the caller fills the body. */
-static write_req *write_new(size_t body_len) {
-    write_req *w = malloc(sizeof *w + JET_NOISE_FRAME_PREFIX + body_len);
-    if (w != NULL) {
-        w->len = JET_NOISE_FRAME_PREFIX + body_len;
-        jet_put_be32(w->data, (uint32_t)body_len);
+/* One write of 4 + len + (encrypted ? 16 : 0) bytes, a spare one if one fits; the caller
+ * fills the body. */
+static write_req *write_new(jet_channel *ch, size_t body_len) {
+    size_t len = JET_NOISE_FRAME_PREFIX + body_len;
+    write_req *w;
+    while ((w = ch->spare) != NULL) { /* one that fits, not more than twice too large */
+        ch->spare = w->spare;
+        ch->spare_bytes -= w->cap;
+        if (w->cap >= len && w->cap / 2 <= len)
+            break;
+        free(w);
     }
+    if (w == NULL) {
+        if ((w = malloc(sizeof *w + len)) == NULL)
+            return NULL;
+        w->cap = len;
+    }
+    w->len = len;
+    jet_put_be32(w->data, (uint32_t)body_len);
     return w;
 }
 
@@ -386,7 +431,7 @@ static int write_submit(jet_channel *ch, write_req *w) {
 
 /* A handshake message, as a frame. */
 static int write_plain(jet_channel *ch, const uint8_t *msg, size_t len) {
-    write_req *w = write_new(len);
+    write_req *w = write_new(ch, len);
     if (w == NULL)
         return JET_ENOMEM;
     memcpy(w->data + JET_NOISE_FRAME_PREFIX, msg, len);
@@ -402,7 +447,7 @@ int jet_channel_send(jet_channel *ch, const uint8_t *data, size_t len) {
         return JET_EPROTO;
     if (len > ch->cfg.limits.max_frame)
         return JET_ETOOBIG;
-    if ((w = write_new(len + JET_NOISE_TAGLEN)) == NULL)
+    if ((w = write_new(ch, len + JET_NOISE_TAGLEN)) == NULL)
         return JET_ENOMEM;
     /* Encrypt straight into the write buffer: no other copy of the frame is made. */
     if ((rc = jet_noise_transport_seal(&ch->tx, data, len, w->data + JET_NOISE_FRAME_PREFIX)) !=
