@@ -9,7 +9,8 @@
  * for each peer of each home that has an address (or, with --lead-addr, for each peer, at that
  * address), all at once, and runs the loop until every job has ended. Measured: the wall time
  * from the first connect to the last completion, each job's time from its connect to its end
- * (fastest, median, 90th percentile, slowest), failures with their reasons, records and bytes
+ * (fastest, median, 90th percentile, slowest), of which connect + handshake (until the session
+ * started) and the session itself, failures with their reasons, records and bytes
  * both ways, and this process's CPU time over the run (the regions' share of the machine).
  *
  * --nosync opens the region stores without fsync (JETSYNC_NOSYNC=1): the regions stand for 300
@@ -201,11 +202,16 @@ static size_t report(const run *r, uint64_t t0, uint64_t t1, double open_s, doub
     uint64_t sr = 0, sb = 0, rr = 0, rb = 0, stored = 0;
     double *times = calloc(r->njobs ? r->njobs : 1, sizeof *times);
     double *sess = calloc(r->njobs ? r->njobs : 1, sizeof *sess);
+    double *conn = calloc(r->njobs ? r->njobs : 1, sizeof *conn);
+    size_t nconn = 0;
     json_t *fails = json_array();
     for (size_t i = 0; i < r->njobs; i++) {
         const job *j = &r->jobs[i];
         times[i] = (double)(j->t_end - j->t_start) / 1e9;
         sess[i] = j->stats.elapsed;
+        /* The session's start (CLOCK_MONOTONIC, like uv_hrtime) ends connect + handshake. */
+        if (j->stats.started > 0)
+            conn[nconn++] = j->stats.started - (double)j->t_start / 1e9;
         sr += j->stats.sent_records;
         sb += j->stats.sent_bytes;
         rr += j->stats.recv_records;
@@ -220,6 +226,7 @@ static size_t report(const run *r, uint64_t t0, uint64_t t1, double open_s, doub
     }
     qsort(times, r->njobs, sizeof *times, cmp_double);
     qsort(sess, r->njobs, sizeof *sess, cmp_double);
+    qsort(conn, nconn, sizeof *conn, cmp_double);
     json_t *o = json_object();
     json_object_set_new(o, "homes", json_integer((json_int_t)r->nhomes));
     json_object_set_new(o, "sessions", json_integer((json_int_t)r->njobs));
@@ -231,6 +238,8 @@ static size_t report(const run *r, uint64_t t0, uint64_t t1, double open_s, doub
     json_object_set_new(o, "median_s", json_real(pick(times, r->njobs, 0.5)));
     json_object_set_new(o, "p90_s", json_real(pick(times, r->njobs, 0.9)));
     json_object_set_new(o, "slowest_s", json_real(pick(times, r->njobs, 1)));
+    json_object_set_new(o, "connect_median_s", json_real(pick(conn, nconn, 0.5)));
+    json_object_set_new(o, "connect_slowest_s", json_real(pick(conn, nconn, 1)));
     json_object_set_new(o, "session_median_s", json_real(pick(sess, r->njobs, 0.5)));
     json_object_set_new(o, "session_slowest_s", json_real(pick(sess, r->njobs, 1)));
     json_object_set_new(o, "sent_records", json_integer((json_int_t)sr));
@@ -248,6 +257,7 @@ static size_t report(const run *r, uint64_t t0, uint64_t t1, double open_s, doub
     json_decref(o);
     free(times);
     free(sess);
+    free(conn);
     return failed;
 }
 
