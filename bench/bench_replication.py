@@ -349,7 +349,7 @@ def bench_many(b, regions, cells, single_rate, single_rec_rate):
     total = res["wall_s"]
     rate = regions * rows / total
     print(f"3. {regions} regions x {rows:,} cells syncing with one lead at once "
-          f"(setup {setup:.0f} s, untimed; one driver process, regions without fsync)")
+          f"(setup {setup:.1f} s, untimed; one driver process, regions without fsync)")
     line("all complete", f"{res['complete']}/{res['sessions']}", "", "target: all")
     for fail in res["failures"][:5]:
         print(f"    failed: {os.path.basename(fail['home'])} -> {fail['peer']}: {fail['reason']}")
