@@ -171,6 +171,9 @@ void jet_session_fail(jet_session *s, int code, const char *reason) {
         return;
     s->end_code = code;
     snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+    /* A failed session stores no more: its batches still queued are dropped (one already on
+     * the worker finishes; it was checked like any other). */
+    jet_committer_cancel(s->committer, s);
     jet_log(JET_LOG_WARN, "event=session_failed peer=%s reason=\"%s\"", s->peer.name, reason);
     send_abort(s, code, reason);
     s->closing_since_ms = now_ms();

@@ -198,7 +198,7 @@ static void on_closed(jet_channel *ch, int reason) {
 /* ---- initiator (schedule) -------------------------------------------------------------- */
 
 typedef struct backoff_ctx {
-    const uint8_t *key;
+    uint8_t key[32];
     time_t until;
 } backoff_ctx;
 
@@ -211,6 +211,23 @@ static int backoff_txn(jet_txn *txn, void *arg) {
     st.backoff_until = (uint64_t)b->until;
     snprintf(st.state, sizeof st.state, "%s", b->until ? "backoff" : "idle");
     return jet_sync_status_put(txn, b->key, &st);
+}
+
+static void backoff_written(void *arg, int rc) {
+    if (rc != 0)
+        jet_log(JET_LOG_WARN, "event=status_write_failed error=\"%s\"", jet_strerror(rc));
+    free(arg);
+}
+
+/* Records the back-off in the peer's status through the committer (`jetsync status` shows it). */
+static void write_backoff(jetd *d, const uint8_t key[32], time_t until) {
+    backoff_ctx *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return;
+    memcpy(b->key, key, 32);
+    b->until = until;
+    if (jet_committer_submit(d->peering.committer, NULL, backoff_txn, b, backoff_written) != 0)
+        free(b);
 }
 
 static void job_done(const jet_peer *peer, int code, const char *reason,
@@ -233,8 +250,7 @@ static void job_done(const jet_peer *peer, int code, const char *reason,
     t->failures++;
     uint64_t wait = jet_schedule_backoff(&d->schedule, t->failures);
     t->retry_at = time(NULL) + (time_t)wait;
-    backoff_ctx b = {peer->key, t->retry_at};
-    jet_store_write(jet_node_store(d->node), backoff_txn, &b);
+    write_backoff(d, peer->key, t->retry_at);
     jet_log(JET_LOG_WARN, "event=sync_failed peer=%s failures=%u retry_in_s=%llu reason=\"%s\"",
             peer->name, t->failures, (unsigned long long)wait, reason);
 }
