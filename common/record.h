@@ -102,6 +102,21 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
  * does that). `out` may be NULL. */
 int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out);
 
+/* One signature for a run of records. The prev hash of a record is the BLAKE2b of the whole
+ * record before it, signature included, so a valid signature on the last record of a run of
+ * one log authenticates every record of the run (limits.md: "signatures over a batch hash";
+ * each record still carries its own signature for relays and later checks).
+ *
+ * jet_record_ingest_linked() ingests like jet_record_ingest() but, when it accepts, without
+ * checking the record's signature (every refusal still checks it first, to report a tampered
+ * record as JET_EBADSIG). Only for a record that jet_record_links() to the next record the
+ * caller ingests in the same transaction: that one's prev check then proves this one's bytes,
+ * and the caller must abort the transaction if it fails. */
+int jet_record_ingest_linked(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out);
+
+/* 1 if `next` is the record after `buf` in the same log (stream, origin, epoch, seq + 1). */
+int jet_record_links(const uint8_t *buf, size_t len, const uint8_t *next, size_t next_len);
+
 /* The node's current epoch (creating the first one when the store is new). */
 int jet_log_own_epoch(jet_txn *txn, uint64_t *epoch);
 

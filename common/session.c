@@ -582,11 +582,17 @@ struct ingest_job {
     ingest_job *next;
 };
 
+static int record_signed(const ProtobufCBinaryData *r) {
+    jet_record rec;
+    return jet_record_decode(r->data, r->len, &rec) == 0 && jet_record_verify(&rec) == 0;
+}
+
 static int ingest_txn(jet_txn *txn, void *arg) {
     ingest_job *c = arg;
     const Jetsync__Wire__Batch *batch = c->msg->batch;
     c->stored = c->bytes = 0; /* the transaction may run again */
     c->why[0] = '\0';
+    int prev_linked = 0;
     for (size_t i = 0; i < batch->n_records; i++) {
         const ProtobufCBinaryData *r = &batch->records[i];
         jet_record rec;
@@ -599,9 +605,22 @@ static int ingest_txn(jet_txn *txn, void *arg) {
             c->failed_at = i;
             return JET_EROLE;
         }
+        /* One signature per run of a log: a record followed in the batch by the next of its
+         * log is proven by that one's prev hash (record.h). */
+        const ProtobufCBinaryData *next = i + 1 < batch->n_records ? r + 1 : NULL;
+        int linked = next != NULL && jet_record_links(r->data, r->len, next->data, next->len);
         if (rc == 0)
-            rc = jet_record_ingest(txn, r->data, r->len, NULL);
+            rc = linked ? jet_record_ingest_linked(txn, r->data, r->len, NULL)
+                        : jet_record_ingest(txn, r->data, r->len, NULL);
         c->bytes += r->len;
+        int taken_on_word = prev_linked;
+        prev_linked = linked;
+        if (rc == JET_EFORK && taken_on_word && !record_signed(r - 1)) {
+            /* The link broke because the record before, taken on this one's word, was
+             * tampered with: name that one. */
+            i--;
+            rc = JET_EBADSIG;
+        }
         if (rc == JET_EDUP)
             continue; /* it came through another partner meanwhile */
         if (rc != 0) {
@@ -796,11 +815,44 @@ static void on_fin(jet_session *s) {
     maybe_complete(s);
 }
 
+/* protobuf-c allocates each submessage on its own: a 2-byte empty LogPosition costs about 100
+ * bytes of heap, so a 1 MiB frame could claim 60 MB. Unpacking draws on a budget of
+ * JET_SESSION_UNPACK_BASE plus JET_SESSION_UNPACK_FACTOR times the frame (a real Hello needs
+ * about 2x, a Batch 1.1x); what
+ * it allocates is freed with the default allocator. */
+typedef struct unpack_budget {
+    size_t left;
+    int exceeded;
+} unpack_budget;
+
+static void *budget_alloc(void *ctx, size_t size) {
+    unpack_budget *b = ctx;
+    if (size > b->left) {
+        b->exceeded = 1;
+        return NULL;
+    }
+    b->left -= size;
+    return malloc(size);
+}
+
+static void budget_free(void *ctx, void *p) {
+    (void)ctx;
+    free(p);
+}
+
 void jet_session_frame(jet_session *s, const uint8_t *data, size_t len) {
     if (s->state == S_CLOSING || s->state == S_ENDED)
         return;
     s->last_progress_ms = now_ms();
-    Jetsync__Wire__Message *m = jetsync__wire__message__unpack(NULL, len, data);
+    size_t limit = len * JET_SESSION_UNPACK_FACTOR + JET_SESSION_UNPACK_BASE;
+    unpack_budget budget = {limit, 0};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &budget};
+    Jetsync__Wire__Message *m = jetsync__wire__message__unpack(&alloc, len, data);
+    if (m == NULL && budget.exceeded) {
+        failf(s, JET_ETOOBIG, "protocol error: a message of %zu bytes expands beyond %zu KiB", len,
+              limit / 1024);
+        return;
+    }
     if (m == NULL) {
         failf(s, JET_EDECODE, "protocol error: malformed message (%zu bytes)", len);
         return;

@@ -34,6 +34,8 @@ enum {
     JET_SESSION_WINDOW = 8, /* unacknowledged batches in flight */
     JET_SESSION_MAX_HELLO_LOGS = 1000000,
     JET_SESSION_MAX_BATCH_RECORDS = 20000, /* a peer's batch with more is refused */
+    JET_SESSION_UNPACK_FACTOR = 8,         /* a message may take this many times its size */
+    JET_SESSION_UNPACK_BASE = 1024 * 1024, /* ... plus this, in memory once unpacked */
 };
 
 typedef struct jet_session_stats {

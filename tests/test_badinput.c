@@ -377,7 +377,6 @@ static char *log_wait(long from, const char *n1, const char *n2, const char *n3)
 
 /* ---- the honest initiator (B) ----------------------------------------------------------- */
 
-
 /* B publishes one more record and syncs: the daemon still serves. */
 static void honest_sync_works(void) {
     head_ctx before = lead_head(JET_STREAM_TOOLKIT, jet_node_public_key(B), 0);
@@ -576,6 +575,26 @@ static pb batch_msg(uint64_t batch_no, pb *records, size_t n) {
     m.batch = &b;
     pb out = pack_msg(&m);
     free(r);
+    return out;
+}
+
+/* A run of `n` chained records of A's toolkit log after what the lead holds; record `bad`
+ * (0-based, or -1) gets a signature bit flipped after the run was chained, as a relay could. */
+static pb batch_run(const uint8_t *skA, const uint8_t *pkA, uint64_t epoch, uint64_t seq,
+                    const uint8_t *head, size_t n, int bad) {
+    pb recs[4];
+    uint8_t prev[32];
+    assert_true(n <= 4);
+    memcpy(prev, head, 32);
+    for (size_t i = 0; i < n; i++) {
+        recs[i] = make_record(skA, pkA, JET_STREAM_TOOLKIT, 0, epoch, seq + 1 + i, prev, "m", 1);
+        crypto_generichash(prev, 32, recs[i].p, recs[i].len, NULL, 0);
+    }
+    if (bad >= 0)
+        recs[bad].p[recs[bad].len - 1] ^= 0x01;
+    pb out = batch_msg(1, recs, n);
+    for (size_t i = 0; i < n; i++)
+        free(recs[i].p);
     return out;
 }
 
@@ -856,12 +875,12 @@ static void test_hello(void **state) {
     }
     {
         CASE(c, "hello role 7", "role 7");
-                add(&c, hello_msg(1, jet_node_public_key(A), 32, 7, "IT-25"));
+        add(&c, hello_msg(1, jet_node_public_key(A), 32, 7, "IT-25"));
         run_case(&c);
     }
     {
         CASE(c, "hello region with invalid UTF-8", "malformed message");
-                add(&c, hello_msg(1, jet_node_public_key(A), 32, 0, "IT-\xff\xfe"));
+        add(&c, hello_msg(1, jet_node_public_key(A), 32, 0, "IT-\xff\xfe"));
         run_case(&c);
     }
     {
@@ -881,7 +900,7 @@ static void test_hello(void **state) {
         run_case(&c);
     }
     {
-        CASE(c, "hello with 500,000 empty positions (1 MB)", "malformed hello");
+        CASE(c, "hello with 500,000 empty positions (1 MB)", "expands beyond");
         pb inner = {0};
         pb_uint(&inner, 1, 1);
         pb_bytes(&inner, 2, jet_node_public_key(A), 32);
@@ -892,7 +911,7 @@ static void test_hello(void **state) {
         run_case(&c);
     }
     {
-        CASE(c, "hello with 1,000,001 positions (2 MB)", "hello lists too many logs");
+        CASE(c, "hello with 1,000,001 positions (2 MB)", "expands beyond");
         pb inner = {0};
         pb_uint(&inner, 1, 1);
         pb_bytes(&inner, 2, jet_node_public_key(A), 32);
@@ -1000,7 +1019,7 @@ static void test_session_messages(void **state) {
     }
     {
         CASE(c, "plan before hello", "protocol error");
-                add(&c, plan_msg(5, 5));
+        add(&c, plan_msg(5, 5));
         run_case(&c);
     }
     {
@@ -1138,7 +1157,7 @@ static void test_session_messages(void **state) {
     }
     {
         CASE(c, "fin before done", "unexpected fin");
-                streaming(&c);
+        streaming(&c);
         add(&c, fin_msg());
         run_case(&c);
     }
@@ -1317,6 +1336,29 @@ static void test_records(void **state) {
         run_case(&c);
     }
     {
+        /* One signature proves a run (record.h): a tampered record inside the run is still
+         * found, and named. */
+        CASE(c, "record: run of 3, the middle one's signature flipped",
+             "refused record 2 of batch 1: bad signature");
+        streaming(&c);
+        add(&c, batch_run(skA, pkA, epoch_A, tk.seq, tk.head, 3, 1));
+        run_case(&c);
+    }
+    {
+        CASE(c, "record: run of 3, the first one's signature flipped",
+             "refused record 1 of batch 1: bad signature");
+        streaming(&c);
+        add(&c, batch_run(skA, pkA, epoch_A, tk.seq, tk.head, 3, 0));
+        run_case(&c);
+    }
+    {
+        CASE(c, "record: run of 3, the last one's signature flipped",
+             "refused record 3 of batch 1: bad signature");
+        streaming(&c);
+        add(&c, batch_run(skA, pkA, epoch_A, tk.seq, tk.head, 3, 2));
+        run_case(&c);
+    }
+    {
         CASE(c, "record: signed by B under A's origin", "bad signature");
         streaming(&c);
         add(&c, batch1(make_record(skB, pkA, JET_STREAM_TOOLKIT, 0, epoch_A, tk.seq + 1, tk.head,
@@ -1373,7 +1415,7 @@ static void test_records(void **state) {
     }
     {
         CASE(c, "record: epoch 2^64-1 (a new log far in the future)", "epoch");
-                streaming(&c);
+        streaming(&c);
         add(&c, batch1(make_record(skA, pkA, JET_STREAM_TOOLKIT, 0, UINT64_MAX, 1, NULL, "m", 1)));
         run_case(&c);
     }
@@ -1522,7 +1564,7 @@ static void test_records(void **state) {
     }
     {
         CASE(c, "stats chunk: a count of 3 published (k = 5)", "refused record 1 of batch 1");
-                streaming(&c);
+        streaming(&c);
         pb p = chunk_payload("IT-25", 3, 3, 1);
         add(&c, batch1(next_record_of_A(JET_STREAM_STATS, 1, p.p, p.len)));
         free(p.p);

@@ -239,7 +239,8 @@ static void log_vv_digest(jet_store *s, uint8_t out[32]) {
     assert_ok(jet_store_read(s, log_vv_txn, out));
 }
 
-/* ---- appends ---------------------------------------------------------------------------------- */
+/* ---- appends ----------------------------------------------------------------------------------
+ */
 
 static void test_append_sequence(void **state) {
     (void)state;
@@ -615,8 +616,8 @@ static void test_ingest_wrong_key(void **state) {
     uint64_t e = 1000;
     uint8_t rec[256];
     /* C signs a record that claims to be A's. */
-    size_t len = build_record(rec, kc.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 1,
-                              (const uint8_t *)"xyz", 3);
+    size_t len =
+        build_record(rec, kc.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 1, (const uint8_t *)"xyz", 3);
     assert_refused(b, rec, len, JET_EBADSIG);
     /* C's genuine record with A's key pasted in as origin. */
     append_n(c, &kc, TEST_STREAM, 1);
@@ -629,8 +630,8 @@ static void test_ingest_wrong_key(void **state) {
     /* A signature by the right key over other bytes (a valid signature moved onto another
      * record of the same origin). */
     uint8_t other[256];
-    size_t olen = build_record(other, kc.sk, kc.pk, TEST_STREAM, 0, TEST_KIND + 1, ec, 1,
-                               rec + 92, (uint32_t)(len - 156));
+    size_t olen = build_record(other, kc.sk, kc.pk, TEST_STREAM, 0, TEST_KIND + 1, ec, 1, rec + 92,
+                               (uint32_t)(len - 156));
     memcpy(other + olen - 64, rec + len - 64, 64);
     assert_refused(b, other, olen, JET_EBADSIG);
     /* The genuine one is accepted: the refusals were about the keys. */
@@ -668,8 +669,8 @@ static void test_ingest_gap_repeat_fork(void **state) {
     uint8_t fork[256], payload[32];
     size_t plen = test_payload(2, payload);
     payload[0] ^= 1;
-    size_t flen = build_record(fork, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 2, payload,
-                               (uint32_t)plen);
+    size_t flen =
+        build_record(fork, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 2, payload, (uint32_t)plen);
     assert_refused(b, fork, flen, JET_EFORK);
     flen = build_record(fork, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND + 1, e, 1, NULL, 0);
     assert_refused(b, fork, flen, JET_EFORK);
@@ -694,8 +695,71 @@ static void test_ingest_gap_repeat_fork(void **state) {
     assert_int_equal(vv(b, TEST_STREAM, ka.pk, e), 5);
     /* A fork after the head is a gap or a fork, never accepted. */
     flen = build_record(fork, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 5, NULL, 0);
-    assert_refused(b, fork, flen, l[5] == flen && memcmp(fork, r[5], flen) == 0 ? JET_EDUP
-                                                                                  : JET_EFORK);
+    assert_refused(b, fork, flen,
+                   l[5] == flen && memcmp(fork, r[5], flen) == 0 ? JET_EDUP : JET_EFORK);
+    jet_store_free(a);
+    jet_store_free(b);
+}
+
+/* Two records ingested in one transaction, the first without its own signature check (as a
+ * session does for a run of one log); the transaction commits only when both went in. */
+typedef struct run_ctx {
+    const uint8_t *a, *b;
+    size_t alen, blen;
+    int rc_a, rc_b;
+} run_ctx;
+
+static int run_txn(jet_txn *txn, void *arg) {
+    run_ctx *c = arg;
+    c->rc_a = jet_record_ingest_linked(txn, c->a, c->alen, NULL);
+    c->rc_b = c->rc_a == 0 ? jet_record_ingest(txn, c->b, c->blen, NULL) : 0;
+    return c->rc_a != 0 ? c->rc_a : c->rc_b;
+}
+
+static void test_ingest_linked_run(void **state) {
+    (void)state;
+    jet_store *a = new_store(), *b = new_store();
+    keypair ka;
+    make_keys(&ka);
+    append_n(a, &ka, TEST_STREAM, 3);
+    uint64_t e = own_epoch(a);
+    uint8_t r[4][1024];
+    size_t l[4];
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        l[seq] = get_record(a, TEST_STREAM, ka.pk, e, seq, r[seq]);
+    assert_true(jet_record_links(r[1], l[1], r[2], l[2]));
+    assert_false(jet_record_links(r[1], l[1], r[3], l[3])); /* not the next seq */
+    assert_false(jet_record_links(r[2], l[2], r[1], l[1]));
+
+    /* A tampered signature on the first record breaks the second's prev link: nothing goes in. */
+    uint8_t bad[1024];
+    memcpy(bad, r[1], l[1]);
+    bad[l[1] - 1] ^= 1;
+    uint8_t before[32], after[32];
+    jt_store_snapshot(b, before);
+    run_ctx c = {bad, r[2], l[1], l[2], 0, 0};
+    assert_code(jet_store_write(b, run_txn, &c), JET_EFORK);
+    assert_ok(c.rc_a);              /* taken on the next one's word... */
+    assert_code(c.rc_b, JET_EFORK); /* ...which does not vouch for it */
+    jt_store_snapshot(b, after);
+    assert_memory_equal(before, after, 32);
+
+    /* Every refusal of a deferred record checks its signature first: a tampered record out of
+     * order is reported as tampered. */
+    memcpy(bad, r[2], l[2]);
+    bad[l[2] - 1] ^= 1;
+    c = (run_ctx){bad, r[3], l[2], l[3], 0, 0};
+    assert_code(jet_store_write(b, run_txn, &c), JET_EBADSIG);
+
+    /* The genuine run goes in, and what is stored verifies record by record. */
+    c = (run_ctx){r[1], r[2], l[1], l[2], 0, 0};
+    assert_ok(jet_store_write(b, run_txn, &c));
+    assert_int_equal(vv(b, TEST_STREAM, ka.pk, e), 2);
+    uint8_t got[1024];
+    size_t gl = get_record(b, TEST_STREAM, ka.pk, e, 1, got);
+    jet_record rec;
+    assert_ok(jet_record_decode(got, gl, &rec));
+    assert_ok(jet_record_verify(&rec));
     jet_store_free(a);
     jet_store_free(b);
 }
@@ -759,8 +823,8 @@ static void test_ingest_malformed(void **state) {
                  JET_RECORD_MAX_PAYLOAD);
     record_hash(big, big_len - 1, prev);
     build_prev = prev;
-    len = build_record(rec, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 2,
-                       (const uint8_t *)"hello", 5);
+    len = build_record(rec, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, e, 2, (const uint8_t *)"hello",
+                       5);
     build_prev = NULL;
     free(big);
     free(big_payload);
@@ -895,12 +959,20 @@ int main(void) {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_sequence),    cmocka_unit_test(test_append_reopen),
-        cmocka_unit_test(test_append_refusals),    cmocka_unit_test_teardown(test_append_map_growth, unset_mapsize),    cmocka_unit_test(test_encoding_matches_doc),
-        cmocka_unit_test(test_digest_replication), cmocka_unit_test(test_ingest_bitflips),
-        cmocka_unit_test(test_ingest_wrong_key),   cmocka_unit_test(test_ingest_gap_repeat_fork),
-        cmocka_unit_test(test_ingest_malformed),   cmocka_unit_test(test_new_epoch),
-        cmocka_unit_test(test_vv_scan),            cmocka_unit_test(test_stream_names),
+        cmocka_unit_test(test_append_sequence),
+        cmocka_unit_test(test_append_reopen),
+        cmocka_unit_test(test_append_refusals),
+        cmocka_unit_test_teardown(test_append_map_growth, unset_mapsize),
+        cmocka_unit_test(test_encoding_matches_doc),
+        cmocka_unit_test(test_digest_replication),
+        cmocka_unit_test(test_ingest_bitflips),
+        cmocka_unit_test(test_ingest_wrong_key),
+        cmocka_unit_test(test_ingest_gap_repeat_fork),
+        cmocka_unit_test(test_ingest_linked_run),
+        cmocka_unit_test(test_ingest_malformed),
+        cmocka_unit_test(test_new_epoch),
+        cmocka_unit_test(test_vv_scan),
+        cmocka_unit_test(test_stream_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
