@@ -6,6 +6,7 @@
 #include "committer.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -42,6 +43,8 @@ int jet_committer_new(uv_loop_t *loop, jet_store *store, jet_committer **out) {
 
 static void work_run(uv_work_t *w) {
     jet_committer *c = w->data;
+    /* libuv's pool threads are anonymous; name the one committing (top -H, perf --comm). */
+    pthread_setname_np(pthread_self(), "jet-commit");
     jet_store_write_group(c->store, c->group_jobs, c->group_n);
 }
 
