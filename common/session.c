@@ -360,8 +360,42 @@ static int plan_txn(jet_txn *txn, void *arg) {
     return jet_vv_scan(txn, 0, plan_add, p);
 }
 
+/* A new epoch, written by the committer; the session need not wait for it (it appends
+ * nothing), and a failure is retried by the next session, which finds the same evidence. */
+typedef struct epoch_job {
+    char peer[JET_PEER_NAME_MAX];
+    uint64_t epoch;
+} epoch_job;
+
 static int new_epoch_txn(jet_txn *txn, void *arg) {
-    return jet_log_new_epoch(txn, arg);
+    return jet_log_new_epoch(txn, &((epoch_job *)arg)->epoch);
+}
+
+static void new_epoch_done(void *arg, int rc) {
+    epoch_job *e = arg;
+    if (rc == 0)
+        jet_log(JET_LOG_WARN,
+                "event=new_epoch peer=%s epoch=%llu reason=\"peer holds more of this node's "
+                "log than the store: restored from an older backup\"",
+                e->peer, (unsigned long long)e->epoch);
+    else
+        jet_log(JET_LOG_ERROR, "event=new_epoch_failed peer=%s error=\"%s\"", e->peer,
+                jet_strerror(rc));
+    free(e);
+}
+
+static void start_new_epoch(jet_session *s) {
+    epoch_job *e = calloc(1, sizeof *e);
+    int rc = e == NULL ? JET_ENOMEM : 0;
+    if (e != NULL) {
+        snprintf(e->peer, sizeof e->peer, "%s", s->peer.name);
+        rc = jet_committer_submit(s->committer, NULL, new_epoch_txn, e, new_epoch_done);
+    }
+    if (rc != 0) {
+        jet_log(JET_LOG_ERROR, "event=new_epoch_failed peer=%s error=\"%s\"", s->peer.name,
+                jet_strerror(rc));
+        free(e);
+    }
 }
 
 static void pump(jet_session *s);
@@ -414,18 +448,8 @@ static void on_hello(jet_session *s, const Jetsync__Wire__Hello *hello) {
         failf(s, rc, "reading the log: %s", jet_strerror(rc));
         return;
     }
-    if (p.restored) {
-        uint64_t epoch;
-        rc = jet_store_write(jet_node_store(s->node), new_epoch_txn, &epoch);
-        jet_log(JET_LOG_WARN,
-                "event=new_epoch peer=%s epoch=%llu reason=\"peer holds more of this node's "
-                "log than the store: restored from an older backup\"",
-                s->peer.name, (unsigned long long)epoch);
-        if (rc != 0) {
-            failf(s, rc, "starting a new epoch: %s", jet_strerror(rc));
-            return;
-        }
-    }
+    if (p.restored)
+        start_new_epoch(s);
     s->stats.plan_send_records = p.records;
     s->stats.plan_send_bytes = p.bytes;
     Jetsync__Wire__Message m = JETSYNC__WIRE__MESSAGE__INIT;

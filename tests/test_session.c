@@ -178,6 +178,102 @@ static void test_fork_refused(void **state) {
     jet_node_free(A);
 }
 
+/* A node restored from an older backup learns from the lead's Hello that the lead holds more
+ * of its log than it does, starts a new epoch, and its next records reach the lead as a new log
+ * (no fork, the old log untouched). */
+typedef struct epochs_ctx {
+    const uint8_t *origin;
+    uint64_t epoch[4], seq[4];
+    size_t n;
+} epochs_ctx;
+
+static int epochs_one(const jet_vv_entry *e, void *arg) {
+    epochs_ctx *c = arg;
+    if (e->stream == JET_STREAM_TOOLKIT && memcmp(e->origin, c->origin, 32) == 0 && c->n < 4) {
+        c->epoch[c->n] = e->epoch;
+        c->seq[c->n++] = e->seq;
+    }
+    return 0;
+}
+
+static int epochs_txn(jet_txn *txn, void *arg) {
+    ((epochs_ctx *)arg)->n = 0;
+    return jet_vv_scan(txn, 0, epochs_one, arg);
+}
+
+static int own_epoch_txn(jet_txn *txn, void *arg) {
+    return jet_log_own_epoch(txn, arg);
+}
+
+static uint64_t own_epoch(jet_node *n) {
+    uint64_t e = 0;
+    assert_ok(jet_store_read(jet_node_store(n), own_epoch_txn, &e));
+    return e;
+}
+
+typedef struct old_log_digest {
+    const uint8_t *origin;
+    uint64_t epoch;
+    uint8_t digest[32];
+} old_log_digest;
+
+static int old_log_digest_txn(jet_txn *txn, void *arg) {
+    old_log_digest *d = arg;
+    return jet_log_digest(txn, JET_STREAM_TOOLKIT, d->origin, d->epoch, 7, d->digest);
+}
+
+static void test_restored_node_new_epoch(void **state) {
+    (void)state;
+    setup_dirs();
+    jet_node *L = make_node("epoch-L", "SE-Y", 1), *A = make_node("epoch-A", "IT-25", 0);
+    add_peer(L, "A", A, JET_ROLE_REGION, NULL);
+    daemon_proc d = start_daemon(L);
+    add_peer(A, "Lead", L, JET_ROLE_LEAD, d.addr);
+    append_markers(A, JET_STREAM_TOOLKIT, 3);
+    char cmd[9000], backup[4300];
+    snprintf(backup, sizeof backup, "%s/epoch-A-backup", base_dir);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", jet_node_home(A), backup);
+    assert_int_equal(system(cmd), 0);
+    append_markers(A, JET_STREAM_TOOLKIT, 4);
+    assert_ok(sync_with(A, "Lead", NULL, 0).code);
+    log_state before = log_of(L, A, JET_STREAM_TOOLKIT);
+    assert_int_equal(before.seq, 7);
+    uint64_t old_epoch = own_epoch(A);
+    jet_node_free(A);
+
+    /* Restored: the first sync moves nothing of its own log and starts a new epoch. */
+    jet_node *R = NULL;
+    assert_ok(jet_node_open(backup, &R, NULL));
+    sync_result r = sync_with(R, "Lead", NULL, 0);
+    if (r.code != 0)
+        print_error("restored node's first sync: %s\n", r.reason);
+    assert_ok(r.code);
+    assert_int_equal(r.st.sent_records, 0);
+    uint64_t new_epoch = own_epoch(R);
+    assert_true(new_epoch > old_epoch);
+
+    /* Its new records are a new log at the lead; the old one is as it was. */
+    append_markers(R, JET_STREAM_TOOLKIT, 5);
+    r = sync_with(R, "Lead", NULL, 0);
+    if (r.code != 0)
+        print_error("restored node's second sync: %s\n", r.reason);
+    assert_ok(r.code);
+    assert_int_equal(r.st.sent_records, 5);
+    epochs_ctx e = {jet_node_public_key(R), {0}, {0}, 0};
+    assert_ok(jet_store_read(jet_node_store(L), epochs_txn, &e));
+    assert_int_equal(e.n, 2);
+    assert_int_equal(e.epoch[0], old_epoch);
+    assert_int_equal(e.seq[0], 7);
+    assert_int_equal(e.epoch[1], new_epoch);
+    assert_int_equal(e.seq[1], 5);
+    old_log_digest held = {jet_node_public_key(R), old_epoch, {0}};
+    assert_ok(jet_store_read(jet_node_store(L), old_log_digest_txn, &held));
+    assert_memory_equal(held.digest, before.digest, 32);
+    stop_daemon(&d, SIGTERM);
+    jet_node_free(R);
+    jet_node_free(L);
+}
+
 typedef struct counter_ctx {
     uint64_t value;
 } counter_ctx;
@@ -305,6 +401,7 @@ int main(void) {
         cmocka_unit_test(test_relay_roles_and_noop),
         cmocka_unit_test(test_revoked_peer_refused),
         cmocka_unit_test(test_fork_refused),
+        cmocka_unit_test(test_restored_node_new_epoch),
         cmocka_unit_test(test_handshake_counter),
         cmocka_unit_test(test_resume_after_sigkill),
     };
