@@ -16,7 +16,8 @@ typedef struct authorize_ctx {
     jet_peer peer;
 } authorize_ctx;
 
-static int authorize_txn(jet_txn *txn, void *arg) {
+/* The peer check: a current peer, and a value above the last one accepted from it. */
+static int check_txn(jet_txn *txn, void *arg) {
     authorize_ctx *a = arg;
     int rc = jet_peers_find_key(txn, a->node_id, &a->peer);
     if (rc == JET_ENOTFOUND)
@@ -25,8 +26,14 @@ static int authorize_txn(jet_txn *txn, void *arg) {
         return rc;
     if (a->peer.revoked)
         return JET_EREVOKED;
-    if (a->hs_value <= a->peer.last_hs_value)
-        return JET_EREPLAY;
+    return a->hs_value <= a->peer.last_hs_value ? JET_EREPLAY : 0;
+}
+
+static int authorize_txn(jet_txn *txn, void *arg) {
+    authorize_ctx *a = arg;
+    int rc = check_txn(txn, a);
+    if (rc != 0)
+        return rc;
     a->peer.last_hs_value = a->hs_value;
     return jet_peers_put(txn, &a->peer);
 }
@@ -82,18 +89,6 @@ struct hs_accepted {
     uint8_t node_id[32];
     uint64_t value;
 };
-
-static int check_txn(jet_txn *txn, void *arg) {
-    authorize_ctx *a = arg;
-    int rc = jet_peers_find_key(txn, a->node_id, &a->peer);
-    if (rc == JET_ENOTFOUND)
-        return JET_EPEER;
-    if (rc != 0)
-        return rc;
-    if (a->peer.revoked)
-        return JET_EREVOKED;
-    return a->hs_value <= a->peer.last_hs_value ? JET_EREPLAY : 0;
-}
 
 static int persist_txn(jet_txn *txn, void *arg) {
     const hs_accepted *h = arg;
