@@ -671,8 +671,13 @@ static void on_ingested(void *arg, int rc) {
         ingest_job_free(job);
         return;
     }
-    assert(s->jobs == job); /* the committer keeps submission order */
-    s->jobs = job->next;
+    /* Usually the oldest; not when a failure cancels queued batches while the failed
+     * batch's group still has later batches of this session to report. */
+    for (ingest_job **at = &s->jobs; *at != NULL; at = &(*at)->next)
+        if (*at == job) {
+            *at = job->next;
+            break;
+        }
     s->last_progress_ms = now_ms();
     if (rc != 0) {
         /* Nothing of this batch was committed; neither will be the ones behind it. */
