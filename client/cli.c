@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -58,4 +59,46 @@ void cli_quiet_logs(void) {
 int cli_usage(const char *text) {
     fputs(text, stderr);
     return 2;
+}
+
+/* Whether `arg` is a long option of `opts` that takes its value from the next argument. */
+static int takes_next(const char *arg, const struct option *opts) {
+    if (strncmp(arg, "--", 2) != 0 || strchr(arg, '=') != NULL)
+        return 0;
+    for (; opts->name != NULL; opts++)
+        if (opts->has_arg == required_argument && strcmp(arg + 2, opts->name) == 0)
+            return 1;
+    return 0;
+}
+
+void cli_dash_positionals(int *argc, char ***argv, const struct option *opts) {
+    static char **fixed; /* one command per process: kept, so it outlives the parse */
+    static char dashdash[] = "--";
+    int n = *argc, moved = 0;
+    char **in = *argv;
+    for (int i = 1; i < n && strcmp(in[i], "--") != 0; i++)
+        moved +=
+            in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' && !takes_next(in[i - 1], opts);
+    if (moved == 0 || (fixed = calloc((size_t)n + 2, sizeof *fixed)) == NULL)
+        return;
+    int k = 0, end = n;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(in[i], "--") == 0 && i > 0) {
+            end = i;
+            break;
+        }
+        int dash = i > 0 && in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' &&
+                   !takes_next(in[i - 1], opts);
+        if (!dash)
+            fixed[k++] = in[i];
+    }
+    fixed[k++] = dashdash;
+    for (int i = 1; i < end; i++)
+        if (in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' && !takes_next(in[i - 1], opts))
+            fixed[k++] = in[i];
+    for (int i = end + 1; i < n; i++) /* what came after the caller's own "--" */
+        fixed[k++] = in[i];
+    fixed[k] = NULL;
+    *argc = k;
+    *argv = fixed;
 }

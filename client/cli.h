@@ -3,6 +3,7 @@
 #ifndef JET_CLI_H
 #define JET_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -25,6 +26,13 @@ int cli_print_json(struct json_t *value);
 /* Drops the daemon-style event lines (log.h) for a command that reports its own outcome in one
  * line, unless $JETSYNC_LOG asks for them: the command line contract is one line on stderr. */
 void cli_quiet_logs(void);
+
+/* getopt takes any argument that starts with '-' for options, but a node id (base64url) starts
+ * with '-' one time in 64, and so may an AUTHOR/ENTRY_ID or a search text. For a command without
+ * short options: moves each argument that starts with a single '-' and is not the value of the
+ * option before it behind a "--", so getopt leaves it a positional (in its order). Updates
+ * *argc and *argv; the new array lives until the process ends. */
+void cli_dash_positionals(int *argc, char ***argv, const struct option *opts);
 
 /* Prints usage text to stderr and returns 2. */
 int cli_usage(const char *text);

@@ -32,7 +32,7 @@ typedef struct tk_args {
 
 /* Parses the options of a subcommand (argv[0] = its name). Returns -1 to go on, else the
  * exit status. Positional arguments are left at argv[optind..]. */
-static int parse(int argc, char **argv, tk_args *a) {
+static int parse(int *argc, char ***argv, tk_args *a) {
     static const struct option opts[] = {{"home", required_argument, NULL, 'H'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"history", no_argument, NULL, 'y'},
@@ -46,7 +46,8 @@ static int parse(int argc, char **argv, tk_args *a) {
     int c;
     memset(a, 0, sizeof *a);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    cli_dash_positionals(argc, argv, opts); /* an AUTHOR/ENTRY_ID may start with '-' */
+    while ((c = getopt_long(*argc, *argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'H': a->home = optarg; break;
         case 'j': a->json = 1; break;
@@ -87,7 +88,7 @@ static int do_publish(int argc, char **argv) {
     jet_diag diag;
     jet_node *node;
     char nid[JET_NODE_ID_BUF];
-    int rc = parse(argc, argv, &a);
+    int rc = parse(&argc, &argv, &a);
     if (rc >= 0)
         return rc;
     if (optind != argc - 1 || a.json || a.history)
@@ -123,7 +124,7 @@ static int do_withdraw(int argc, char **argv) {
     jet_node *node;
     const char *ref, *slash;
     uint64_t version = 0;
-    int rc = parse(argc, argv, &a);
+    int rc = parse(&argc, &argv, &a);
     if (rc >= 0)
         return rc;
     if (optind != argc - 1 || a.json || a.history)
@@ -331,7 +332,7 @@ static int do_list(int argc, char **argv) {
     tk_args a;
     out_ctx o = {0, NULL, 0};
     jet_node *node;
-    int rc = parse(argc, argv, &a);
+    int rc = parse(&argc, &argv, &a);
     if (rc >= 0)
         return rc;
     if (optind != argc || a.history)
@@ -384,7 +385,7 @@ static int do_show(int argc, char **argv) {
     jet_toolkit_entry *e = NULL, *w = NULL;
     uint8_t author[32];
     char id[JET_TOOLKIT_MAX_ID + 1];
-    int rc = parse(argc, argv, &a);
+    int rc = parse(&argc, &argv, &a);
     if (rc >= 0)
         return rc;
     if (optind != argc - 1)
@@ -437,7 +438,7 @@ static int do_search(int argc, char **argv) {
     jet_node *node;
     char text[4096];
     size_t len = 0;
-    int rc = parse(argc, argv, &a);
+    int rc = parse(&argc, &argv, &a);
     if (rc >= 0)
         return rc;
     if (optind >= argc || a.history)

@@ -7,29 +7,23 @@
 
 const char *jet_strerror(int code) {
     switch (code) {
-    case 0:
-        return "success";
-#define JET__ERR_MSG(name, off, msg) \
-    case name:                       \
-        return msg;
+    case 0: return "success";
+#define JET__ERR_MSG(name, off, msg)                                                               \
+    case name: return msg;
         JET_ERRORS(JET__ERR_MSG)
 #undef JET__ERR_MSG
-    default:
-        return uv_strerror(code);
+    default: return uv_strerror(code);
     }
 }
 
 const char *jet_errname(int code) {
     switch (code) {
-    case 0:
-        return "OK";
-#define JET__ERR_NAME(name, off, msg) \
-    case name:                        \
-        return #name;
+    case 0: return "OK";
+#define JET__ERR_NAME(name, off, msg)                                                              \
+    case name: return #name;
         JET_ERRORS(JET__ERR_NAME)
 #undef JET__ERR_NAME
-    default:
-        return uv_err_name(code);
+    default: return uv_err_name(code);
     }
 }
 
@@ -40,6 +34,11 @@ int jet_diag_fail(jet_diag *d, int code, const char *fmt, ...) {
         d->code = code;
         vsnprintf(d->msg, sizeof d->msg, fmt, ap);
         va_end(ap);
+        /* A diagnostic is one line, whatever the input it quotes (a JSON parser's message
+         * may carry a newline from the file): control characters become spaces. */
+        for (char *c = d->msg; *c != '\0'; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = ' ';
     }
     return code;
 }

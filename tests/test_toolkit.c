@@ -29,7 +29,6 @@ typedef struct keypair {
     uint8_t sk[64];
 } keypair;
 
-
 /* Epochs of crafted logs: plausible ones (2026-09), as jet_record_ingest requires. */
 #define TEST_EPOCH 1790000000000000ull
 
@@ -563,6 +562,13 @@ static void test_error_position(void **state) {
     const char *nocat = "{\"id\": \"x\",\n \"title\": \"T\", \"summary\": \"S\"}";
     assert_code(jet_toolkit_json_read("e.json", nocat, strlen(nocat), &e, &d), JET_EVALIDATE);
     assert_prefix(d.msg, "e.json:1:1: field 'category': missing");
+    /* The parser quotes the text near a syntax error, newline included (found by
+     * fuzz_toolkit_json): the message stays one line. */
+    jet_diag_clear(&d);
+    const char *esc = "{\"id\": \"x\",\n \"title\": \"a\\\nb\"}"; /* a backslash, then a newline */
+    assert_code(jet_toolkit_json_read("e.json", esc, strlen(esc), &e, &d), JET_EVALIDATE);
+    assert_prefix(d.msg, "e.json:");
+    assert_null(strchr(d.msg, '\n'));
 }
 
 static void test_versions_and_withdrawal(void **state) {
