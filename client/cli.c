@@ -10,12 +10,13 @@
 #include "log.h"
 
 int cli_fail(const char *fmt, ...) {
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs("jetsync: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    jet_one_line(msg); /* the contract: one line on stderr, whatever a quoted name holds */
+    fprintf(stderr, "jetsync: %s\n", msg);
     return 1;
 }
 

@@ -27,6 +27,12 @@ const char *jet_errname(int code) {
     }
 }
 
+void jet_one_line(char *text) {
+    for (char *c = text; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+}
+
 int jet_diag_fail(jet_diag *d, int code, const char *fmt, ...) {
     if (d != NULL) {
         va_list ap;
@@ -35,10 +41,8 @@ int jet_diag_fail(jet_diag *d, int code, const char *fmt, ...) {
         vsnprintf(d->msg, sizeof d->msg, fmt, ap);
         va_end(ap);
         /* A diagnostic is one line, whatever the input it quotes (a JSON parser's message
-         * may carry a newline from the file): control characters become spaces. */
-        for (char *c = d->msg; *c != '\0'; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                *c = ' ';
+         * may carry a newline from the file). */
+        jet_one_line(d->msg);
     }
     return code;
 }
