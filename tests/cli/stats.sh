@@ -114,12 +114,12 @@ if [ -n "$JSD" ] && [ -x "$JSD" ]; then
     t "the lead shows B's releases" '"$JS" stats show --home "$W/L" --region NO-30 --json | grep -q "\"NO-30\""'
     t "B holds none of A's releases" '! "$JS" stats show --home "$W/B" --json | grep -q IT-25'
     t "A's re-import reaches the lead as a new version" '"$JS" stats import --home "$W/A" "$W/semi.csv" >/dev/null && "$JS" sync --home "$W/A" && diff <("$JS" stats show --home "$W/A" --json) <("$JS" stats show --home "$W/L" --region IT-25 --json)'
-    t "the lead's report covers both regions" '"$JS" report --home "$W/L" --out "$W/lead.html" && grep -q "IT-25" "$W/lead.html" && grep -q "NO-30" "$W/lead.html" && grep -q "$idA" "$W/lead.html"'
+    t "the lead's report covers both regions" '"$JS" report --home "$W/L" --out "$W/lead.html" && grep -q "IT-25" "$W/lead.html" && grep -q "NO-30" "$W/lead.html" && grep -q -- "$idA" "$W/lead.html"'
     t "only the lead publishes figures" '! "$JS" stats publish --home "$W/A" 2>"$W/e" && grep -q "only the lead" "$W/e"'
     t "the lead publishes its cross-region figures" '"$JS" stats publish --home "$W/L" | grep -q "^published [1-9]"'
     t "B receives them, in the figures only" '"$JS" sync --home "$W/B" && ! "$JS" stats show --home "$W/B" --json | grep -q IT-25 && "$JS" stats show --home "$W/B" --figures --region IT-25 --json | grep -q "\"IT-25\""'
     t "B's figures are the lead's table" 'diff <("$JS" stats show --home "$W/L" --json) <("$JS" stats show --home "$W/B" --figures --json)'
-    t "B's report shows the cross-region figures" '"$JS" report --home "$W/B" --out "$W/b.html" && grep -q "IT-25" "$W/b.html" && grep -q "$idA" "$W/b.html"'
+    t "B's report shows the cross-region figures" '"$JS" report --home "$W/B" --out "$W/b.html" && grep -q "IT-25" "$W/b.html" && grep -q -- "$idA" "$W/b.html"'
 else
     echo "skip sync checks: JETSYNCD not set"
 fi
