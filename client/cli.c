@@ -72,32 +72,35 @@ static int takes_next(const char *arg, const struct option *opts) {
     return 0;
 }
 
+/* Whether argument i (not argv[0]) starts with a single '-' and is not an option's value. */
+static int dash_positional(char **in, int i, const struct option *opts) {
+    return in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' && !takes_next(in[i - 1], opts);
+}
+
 void cli_dash_positionals(int *argc, char ***argv, const struct option *opts) {
     static char **fixed; /* one command per process: kept, so it outlives the parse */
     static char dashdash[] = "--";
-    int n = *argc, moved = 0;
+    int n = *argc, end = n, moved = 0;
     char **in = *argv;
-    for (int i = 1; i < n && strcmp(in[i], "--") != 0; i++)
-        moved +=
-            in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' && !takes_next(in[i - 1], opts);
-    if (moved == 0 || (fixed = calloc((size_t)n + 2, sizeof *fixed)) == NULL)
-        return;
-    int k = 0, end = n;
-    for (int i = 0; i < n; i++) {
-        if (strcmp(in[i], "--") == 0 && i > 0) {
-            end = i;
+    for (int i = 1; i < n; i++) {
+        if (strcmp(in[i], "--") == 0) {
+            end = i; /* what follows the caller's own "--" is positional already */
             break;
         }
-        int dash = i > 0 && in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' &&
-                   !takes_next(in[i - 1], opts);
-        if (!dash)
-            fixed[k++] = in[i];
+        moved += dash_positional(in, i, opts);
     }
+    if (moved == 0 || (fixed = calloc((size_t)n + 2, sizeof *fixed)) == NULL)
+        return;
+    int k = 0;
+    fixed[k++] = in[0];
+    for (int i = 1; i < end; i++) /* options and plain positionals, in order */
+        if (!dash_positional(in, i, opts))
+            fixed[k++] = in[i];
     fixed[k++] = dashdash;
     for (int i = 1; i < end; i++)
-        if (in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' && !takes_next(in[i - 1], opts))
+        if (dash_positional(in, i, opts))
             fixed[k++] = in[i];
-    for (int i = end + 1; i < n; i++) /* what came after the caller's own "--" */
+    for (int i = end + 1; i < n; i++)
         fixed[k++] = in[i];
     fixed[k] = NULL;
     *argc = k;

@@ -9,8 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "log.h"
-
 typedef struct commit_job {
     struct commit_job *next;
     jet_store_job run; /* fn, ctx, owner and, once run, rc */
@@ -24,8 +22,7 @@ struct jet_committer {
     size_t queued;
     commit_job *group[JET_COMMITTER_MAX_GROUP]; /* on the worker */
     jet_store_job group_jobs[JET_COMMITTER_MAX_GROUP];
-    size_t group_n;
-    int delivering; /* running the callbacks of a group: hold the next one back */
+    size_t group_n; /* on the worker, then until its callbacks have run */
     uv_work_t work;
     jet_committer_stats stats;
 };
@@ -53,30 +50,24 @@ static void start_group(jet_committer *c);
 static void work_done(uv_work_t *w, int status) {
     jet_committer *c = w->data;
     size_t n = c->group_n;
-    commit_job *done[JET_COMMITTER_MAX_GROUP];
-    for (size_t i = 0; i < n; i++) {
-        done[i] = c->group[i];
-        /* UV_ECANCELED cannot happen (nothing cancels the work request), but be exact. */
-        done[i]->run.rc = status != 0 ? JET_EIO : c->group_jobs[i].rc;
-    }
-    c->group_n = 0;
     c->stats.groups++;
     c->stats.jobs += n;
     if (n > c->stats.largest_group)
         c->stats.largest_group = n;
-    /* The callbacks run before the next group starts, so that one which fails its owner can
-     * still cancel that owner's queued jobs (they are cheap: an acknowledgement to send). */
-    c->delivering = 1;
+    /* The callbacks run before the next group starts (group_n stays set until they are done),
+     * so that one which fails its owner can still cancel that owner's queued jobs. */
     for (size_t i = 0; i < n; i++) {
-        done[i]->done(done[i]->run.ctx, done[i]->run.rc);
-        free(done[i]);
+        commit_job *j = c->group[i];
+        /* UV_ECANCELED cannot happen (nothing cancels the work request), but be exact. */
+        j->done(j->run.ctx, status != 0 ? JET_EIO : c->group_jobs[i].rc);
+        free(j);
     }
-    c->delivering = 0;
+    c->group_n = 0;
     start_group(c);
 }
 
 static void start_group(jet_committer *c) {
-    if (c->group_n > 0 || c->delivering || c->head == NULL)
+    if (c->group_n > 0 || c->head == NULL)
         return;
     size_t n = 0;
     while (c->head != NULL && n < JET_COMMITTER_MAX_GROUP) {
@@ -90,13 +81,10 @@ static void start_group(jet_committer *c) {
         c->tail = NULL;
     c->queued -= n;
     c->group_n = n;
+    /* uv_queue_work fails only without a work callback, and there is one. */
     int rc = uv_queue_work(c->loop, &c->work, work_run, work_done);
-    /* uv_queue_work fails only without a work callback; run the group here rather than lose it. */
-    if (rc != 0) {
-        jet_log(JET_LOG_ERROR, "event=committer_queue_failed error=%s", uv_strerror(rc));
-        work_run(&c->work);
-        work_done(&c->work, 0);
-    }
+    assert(rc == 0);
+    (void)rc;
 }
 
 int jet_committer_submit(jet_committer *c, const void *owner, jet_txn_fn fn, void *ctx,

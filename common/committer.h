@@ -44,7 +44,7 @@ int jet_committer_submit(jet_committer *c, const void *owner, jet_txn_fn fn, voi
  * JET_ECANCELED). Jobs already on the worker finish normally. */
 void jet_committer_cancel(jet_committer *c, const void *owner);
 
-/* Jobs submitted and not yet done. */
+/* Jobs submitted whose group has not finished running its callbacks. */
 size_t jet_committer_pending(const jet_committer *c);
 
 typedef struct jet_committer_stats {

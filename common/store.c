@@ -301,11 +301,15 @@ static int txn_begin_raw(jet_store *s, unsigned flags, MDB_txn **out) {
     return store_code(rc);
 }
 
-static void txn_end_raw(jet_store *s, MDB_txn *txn, int commit, int *mrc) {
-    if (commit)
-        *mrc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
+/* Ends a transaction begun by txn_begin_raw(); the commit returns LMDB's code. */
+static int txn_commit_raw(jet_store *s, MDB_txn *txn) {
+    int mrc = mdb_txn_commit(txn);
+    guard_leave(s);
+    return mrc;
+}
+
+static void txn_abort_raw(jet_store *s, MDB_txn *txn) {
+    mdb_txn_abort(txn);
     guard_leave(s);
 }
 
@@ -360,7 +364,7 @@ static int group_pass(jet_store *store, jet_store_job *jobs, size_t n) {
         if (t.map_full) {
             /* A put that reached the map's end leaves the transaction unusable, even if fn
              * went on (ignoring that put's error): grow, rerun. */
-            txn_end_raw(store, t.txn, 0, NULL);
+            txn_abort_raw(store, t.txn);
             rc = grow_map(store);
             return rc != 0 ? rc : 1;
         }
@@ -368,12 +372,11 @@ static int group_pass(jet_store *store, jet_store_job *jobs, size_t n) {
             /* The failed job may have written half its changes: drop the transaction and run
              * the others again without it. */
             jobs[i].rc = rc;
-            txn_end_raw(store, t.txn, 0, NULL);
+            txn_abort_raw(store, t.txn);
             return 1;
         }
     }
-    int mrc = 0;
-    txn_end_raw(store, t.txn, 1, &mrc);
+    int mrc = txn_commit_raw(store, t.txn);
     if (mrc == MDB_MAP_FULL) {
         rc = grow_map(store);
         return rc != 0 ? rc : 1;
@@ -402,7 +405,7 @@ int jet_store_read(jet_store *store, jet_txn_fn fn, void *ctx) {
     if (rc != 0)
         return rc;
     rc = fn(&t, ctx);
-    txn_end_raw(store, t.txn, 0, NULL);
+    txn_abort_raw(store, t.txn);
     return rc;
 }
 
@@ -422,8 +425,7 @@ int jet_txn_begin(jet_store *store, int writable, jet_txn **out) {
 }
 
 int jet_txn_commit(jet_txn *txn) {
-    int mrc = 0;
-    txn_end_raw(txn->store, txn->txn, 1, &mrc);
+    int mrc = txn_commit_raw(txn->store, txn->txn);
     int rc = commit_code(txn->store, mrc);
     free(txn);
     return rc;
@@ -432,7 +434,7 @@ int jet_txn_commit(jet_txn *txn) {
 void jet_txn_abort(jet_txn *txn) {
     if (txn == NULL)
         return;
-    txn_end_raw(txn->store, txn->txn, 0, NULL);
+    txn_abort_raw(txn->store, txn->txn);
     free(txn);
 }
 

@@ -59,28 +59,30 @@ static void on_writable(jet_channel *ch) {
         jet_session_writable(job->session);
 }
 
-static void on_closed(jet_channel *ch, int reason) {
-    jet_syncer *job = jet_channel_user(ch);
-    if (job->session != NULL) {
-        jet_session_channel_closed(job->session, reason);
-        jet_session_free(job->session);
-    } else {
-        job->code = reason != 0 ? reason : JET_ECLOSED;
-        snprintf(job->reason, sizeof job->reason, "could not connect to %s: %s", job->peer.addr,
-                 jet_strerror(job->code));
-        jet_session_record_failure(job->peering->committer, &job->peer, job->reason);
-    }
+/* Ends a job that never opened its channel. */
+static void finish_unconnected(jet_syncer *job, int code, const char *what) {
+    job->code = code;
+    snprintf(job->reason, sizeof job->reason, "%s: %s", what, jet_strerror(code));
+    jet_session_record_failure(job->peering->committer, &job->peer, job->reason);
     if (job->cb.done != NULL)
         job->cb.done(&job->peer, job->code, job->reason, &job->stats, job->cb.arg);
     free(job);
 }
 
-/* Ends a job that never opened its channel. */
-static void finish_unconnected(jet_syncer *job, int code, const char *what) {
-    job->code = code;
-    snprintf(job->reason, sizeof job->reason, "%s: %s", what, jet_strerror(code));
-    if (code != JET_ECANCELED)
-        jet_session_record_failure(job->peering->committer, &job->peer, job->reason);
+static void connect_failed(jet_syncer *job, int code) {
+    char what[JET_PEER_ADDR_MAX + 32];
+    snprintf(what, sizeof what, "could not connect to %s", job->peer.addr);
+    finish_unconnected(job, code, what);
+}
+
+static void on_closed(jet_channel *ch, int reason) {
+    jet_syncer *job = jet_channel_user(ch);
+    if (job->session == NULL) {
+        connect_failed(job, reason != 0 ? reason : JET_ECLOSED);
+        return;
+    }
+    jet_session_channel_closed(job->session, reason);
+    jet_session_free(job->session);
     if (job->cb.done != NULL)
         job->cb.done(&job->peer, job->code, job->reason, &job->stats, job->cb.arg);
     free(job);
@@ -114,9 +116,7 @@ static void on_hs_value(void *arg, int rc) {
     cfg.ctx = job; /* an initiator's channel asks its ctx only for the handshake value */
     rc = jet_channel_connect(&cfg, job->peer.addr, job->peer.key, job, &job->ch);
     if (rc != 0) {
-        char what[JET_PEER_ADDR_MAX + 32];
-        snprintf(what, sizeof what, "could not connect to %s", job->peer.addr);
-        finish_unconnected(job, rc, what);
+        connect_failed(job, rc);
         return;
     }
     jet_log(JET_LOG_INFO, "event=connect peer=%s addr=%s", job->peer.name, job->peer.addr);

@@ -20,14 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Always on, whatever NDEBUG says: a failed check is the finding. */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static int ready;
 static uint8_t srv_ed_pk[32], srv_ed_sk[64], srv_x_sk[32], srv_x_pk[32];

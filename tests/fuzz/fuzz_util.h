@@ -21,13 +21,7 @@
 #include "record.h"
 #include "store.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 /* The fixed test identity: seed 0x42... */
 static uint8_t fz_pk[32], fz_sk[64];
