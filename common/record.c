@@ -233,32 +233,24 @@ static int ingest_checked(jet_txn *txn, const jet_record *rec, int sig_checked) 
     return rc != 0 ? refusal(rec, sig_checked, rc) : 0;
 }
 
-static int ingest(jet_txn *txn, const uint8_t *buf, size_t len, int verify, jet_record *out) {
+int jet_record_ingest_decoded(jet_txn *txn, const jet_record *rec, int linked) {
+    int rc = linked ? 0 : jet_record_verify(rec);
+    return rc != 0 ? rc : ingest_checked(txn, rec, !linked);
+}
+
+int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out) {
     jet_record rec;
     int rc = jet_record_decode(buf, len, &rec);
-    if (rc != 0)
-        return rc;
-    if (verify && (rc = jet_record_verify(&rec)) != 0)
-        return rc;
-    rc = ingest_checked(txn, &rec, verify);
+    if (rc == 0)
+        rc = jet_record_ingest_decoded(txn, &rec, 0);
     if (rc == 0 && out != NULL)
         *out = rec;
     return rc;
 }
 
-int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out) {
-    return ingest(txn, buf, len, 1, out);
-}
-
-int jet_record_ingest_linked(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out) {
-    return ingest(txn, buf, len, 0, out);
-}
-
-int jet_record_links(const uint8_t *buf, size_t len, const uint8_t *next, size_t next_len) {
-    jet_record a, b;
-    return jet_record_decode(buf, len, &a) == 0 && jet_record_decode(next, next_len, &b) == 0 &&
-           a.stream == b.stream && a.epoch == b.epoch && a.seq + 1 == b.seq &&
-           memcmp(a.origin, b.origin, 32) == 0;
+int jet_record_links(const jet_record *rec, const jet_record *next) {
+    return rec->stream == next->stream && rec->epoch == next->epoch && rec->seq + 1 == next->seq &&
+           memcmp(rec->origin, next->origin, 32) == 0;
 }
 
 int jet_log_get(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,

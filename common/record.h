@@ -107,15 +107,16 @@ int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *
  * one log authenticates every record of the run (limits.md: "signatures over a batch hash";
  * each record still carries its own signature for relays and later checks).
  *
- * jet_record_ingest_linked() ingests like jet_record_ingest() but, when it accepts, without
- * checking the record's signature (every refusal still checks it first, to report a tampered
- * record as JET_EBADSIG). Only for a record that jet_record_links() to the next record the
- * caller ingests in the same transaction: that one's prev check then proves this one's bytes,
- * and the caller must abort the transaction if it fails. */
-int jet_record_ingest_linked(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out);
+ * jet_record_ingest_decoded() ingests a record already decoded by jet_record_decode(), as
+ * jet_record_ingest() does. With `linked`, it accepts the record without checking its signature
+ * (every refusal still checks it first, to report a tampered record as JET_EBADSIG): only for a
+ * record that jet_record_links() to the next record the caller ingests in the same transaction,
+ * whose prev check then proves this one's bytes; the caller must abort the transaction if that
+ * one fails. */
+int jet_record_ingest_decoded(jet_txn *txn, const jet_record *rec, int linked);
 
-/* 1 if `next` is the record after `buf` in the same log (stream, origin, epoch, seq + 1). */
-int jet_record_links(const uint8_t *buf, size_t len, const uint8_t *next, size_t next_len);
+/* 1 if `next` is the record after `rec` in the same log (stream, origin, epoch, seq + 1). */
+int jet_record_links(const jet_record *rec, const jet_record *next);
 
 /* The node's current epoch (creating the first one when the store is new). */
 int jet_log_own_epoch(jet_txn *txn, uint64_t *epoch);

@@ -606,21 +606,20 @@ struct ingest_job {
     ingest_job *next;
 };
 
-static int record_signed(const ProtobufCBinaryData *r) {
-    jet_record rec;
-    return jet_record_decode(r->data, r->len, &rec) == 0 && jet_record_verify(&rec) == 0;
-}
-
 static int ingest_txn(jet_txn *txn, void *arg) {
     ingest_job *c = arg;
     const Jetsync__Wire__Batch *batch = c->msg->batch;
+    const ProtobufCBinaryData *r = batch->records;
+    size_t n = batch->n_records;
     c->stored = c->bytes = 0; /* the transaction may run again */
     c->why[0] = '\0';
-    int prev_linked = 0;
-    for (size_t i = 0; i < batch->n_records; i++) {
-        const ProtobufCBinaryData *r = &batch->records[i];
-        jet_record rec;
-        int rc = jet_record_decode(r->data, r->len, &rec);
+    /* Each record is decoded once: as `next` a step ahead, to see whether it links. */
+    jet_record prev, rec, next;
+    int prev_linked = 0, next_rc = n > 0 ? jet_record_decode(r[0].data, r[0].len, &next) : 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = next_rc;
+        rec = next;
+        next_rc = i + 1 < n ? jet_record_decode(r[i + 1].data, r[i + 1].len, &next) : JET_EDECODE;
         if (rc == 0 && !jet_policy_may_accept(rec.stream, rec.origin, c->self_lead, &c->peer)) {
             char origin[JET_NODE_ID_BUF];
             jet_node_id_format(rec.origin, origin);
@@ -631,20 +630,18 @@ static int ingest_txn(jet_txn *txn, void *arg) {
         }
         /* One signature per run of a log: a record followed in the batch by the next of its
          * log is proven by that one's prev hash (record.h). */
-        const ProtobufCBinaryData *next = i + 1 < batch->n_records ? r + 1 : NULL;
-        int linked = next != NULL && jet_record_links(r->data, r->len, next->data, next->len);
+        int linked = rc == 0 && next_rc == 0 && jet_record_links(&rec, &next);
         if (rc == 0)
-            rc = linked ? jet_record_ingest_linked(txn, r->data, r->len, NULL)
-                        : jet_record_ingest(txn, r->data, r->len, NULL);
-        c->bytes += r->len;
-        int taken_on_word = prev_linked;
-        prev_linked = linked;
-        if (rc == JET_EFORK && taken_on_word && !record_signed(r - 1)) {
+            rc = jet_record_ingest_decoded(txn, &rec, linked);
+        c->bytes += r[i].len;
+        if (rc == JET_EFORK && prev_linked && jet_record_verify(&prev) != 0) {
             /* The link broke because the record before, taken on this one's word, was
              * tampered with: name that one. */
             i--;
             rc = JET_EBADSIG;
         }
+        prev_linked = linked;
+        prev = rec;
         if (rc == JET_EDUP)
             continue; /* it came through another partner meanwhile */
         if (rc != 0) {
