@@ -72,9 +72,23 @@ static int takes_next(const char *arg, const struct option *opts) {
     return 0;
 }
 
-/* Whether argument i (not argv[0]) starts with a single '-' and is not an option's value. */
+/* Whether "--name" or "--name=value" names one of `opts`. */
+static int known_long_option(const char *arg, const struct option *opts) {
+    size_t len = strcspn(arg + 2, "=");
+    for (; opts->name != NULL; opts++)
+        if (strlen(opts->name) == len && strncmp(arg + 2, opts->name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether argument i (not argv[0]) starts with '-' yet is no option: a single '-' and more
+ * (these commands have no short options), or "--" and a '/' but no known name (AUTHOR/id with
+ * an author id that starts with "--"); and it is not the value of the option before it. */
 static int dash_positional(char **in, int i, const struct option *opts) {
-    return in[i][0] == '-' && in[i][1] != '-' && in[i][1] != '\0' && !takes_next(in[i - 1], opts);
+    const char *a = in[i];
+    if (a[0] != '-' || a[1] == '\0' || takes_next(in[i - 1], opts))
+        return 0;
+    return a[1] != '-' || (strchr(a, '/') != NULL && !known_long_option(a, opts));
 }
 
 void cli_dash_positionals(int *argc, char ***argv, const struct option *opts) {

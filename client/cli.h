@@ -28,9 +28,10 @@ int cli_print_json(struct json_t *value);
 void cli_quiet_logs(void);
 
 /* getopt takes any argument that starts with '-' for options, but a node id (base64url) starts
- * with '-' one time in 64, and so may an AUTHOR/ENTRY_ID or a search text. For a command without
- * short options: moves each argument that starts with a single '-' and is not the value of the
- * option before it behind a "--", so getopt leaves it a positional (in its order). Updates
+ * with '-' one time in 64 (with "--" one time in 4,096), and so may an AUTHOR/ENTRY_ID or a
+ * search text. For a command without short options: moves each argument that starts with a
+ * single '-', or with "--" and holds a '/' but names no option, and is not the value of the
+ * option before it, behind a "--", so getopt leaves it a positional (in its order). Updates
  * *argc and *argv; the new array lives until the process ends. */
 void cli_dash_positionals(int *argc, char ***argv, const struct option *opts);
 

@@ -37,6 +37,7 @@ t "show AUTHOR/id" '"$JS" toolkit show --home "$W/A" "$ID/jagmed" --json | py "d
 # argument it names in its error, not as options.
 DASH_ID="-$(printf %s "${ID:1}" | tr 'A-Za-z' 'N-ZA-Mn-za-m')"
 t "show AUTHOR/id with an author id that starts with '-'" '! "$JS" toolkit show --home "$W/A" "$DASH_ID/jagmed" --json 2>"$W/e" && grep -q -- "^jetsync: show $DASH_ID/jagmed: " "$W/e"'
+t "show AUTHOR/id with an author id that starts with '--'" '! "$JS" toolkit show --home "$W/A" "-$DASH_ID/jagmed" --json 2>"$W/e" && grep -q -- "^jetsync: show -$DASH_ID/jagmed: " "$W/e"'
 t "search: Italian word" '"$JS" toolkit search --home "$W/A" doposcuola --json | py "d[0][\"id\"] == \"meglio-dopo-insieme\""'
 t "search: Swedish word with accents" '"$JS" toolkit search --home "$W/A" "närvarocoacher" --json | py "d and d[0][\"id\"] == \"jagmed\""'
 t "search: the same word without accents, upper case" '"$JS" toolkit search --home "$W/A" NARVAROCOACHER --json | py "d and d[0][\"id\"] == \"jagmed\""'
