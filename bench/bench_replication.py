@@ -13,6 +13,9 @@
    syncs; the daemon's resident memory per idle connection.
 5. The daemon's peak resident memory during benchmark 1.
 
+With BENCH_PERF_LEAD=FILE in the environment, benchmark 3 also records a perf profile of the
+lead (perf record -g) into FILE while the regions sync.
+
 Every figure is printed with its ratio against the target or the limit (../shared/limits.md).
 Nothing here asserts: it measures and prints. Everything talks to 127.0.0.1 only and every
 process it starts is stopped by pid before it returns.
@@ -337,9 +340,18 @@ def bench_many(b, regions, cells, single_rate, single_rec_rate):
     with open(listing, "w") as f:
         f.write("".join(h + "\n" for h in homes))
     cpu0, threads0 = proc_cpu(p.pid), thread_cpu(p.pid)
+    perf = None
+    if os.environ.get("BENCH_PERF_LEAD"):  # a profile of the lead during the timed run
+        perf = subprocess.Popen(["perf", "record", "-F", "10000", "-g", "-p", str(p.pid),
+                                 "-o", os.environ["BENCH_PERF_LEAD"]],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
     d = subprocess.run([b.bench_many, "--nosync", "--timeout", "300", "--homes-from", listing],
                        capture_output=True, text=True, env=b.env, preexec_fn=raise_nofile)
     lead_cpu, threads1 = proc_cpu(p.pid) - cpu0, thread_cpu(p.pid)
+    if perf is not None:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
     loop_cpu = threads1.get(p.pid, 0) - threads0.get(p.pid, 0)
     try:
         res = json.loads(d.stdout.strip().splitlines()[-1])

@@ -558,7 +558,9 @@ void jet_noise_reader_init(jet_noise_reader *r, size_t max_body, size_t read_ahe
 
 void jet_noise_reader_fini(jet_noise_reader *r) {
     if (r->buf != NULL) {
-        sodium_memzero(r->buf, r->cap);
+        /* Only what was received: wiping the untouched rest of a large buffer would make
+         * the kernel map pages only to zero them. */
+        sodium_memzero(r->buf, r->used);
         free(r->buf);
     }
     memset(r, 0, sizeof *r);
@@ -610,13 +612,13 @@ int jet_noise_reader_space(jet_noise_reader *r, size_t want, uint8_t **ptr, size
             return JET_ENOMEM;
         if (r->buf != NULL) {
             memcpy(nb, r->buf + r->start, have);
-            sodium_memzero(r->buf, r->cap);
+            sodium_memzero(r->buf, r->used);
             free(r->buf);
         }
         r->buf = nb;
         r->cap = ncap;
         r->start = 0;
-        r->end = have;
+        r->end = r->used = have;
         if (ncap > r->peak_cap)
             r->peak_cap = ncap;
     }
@@ -628,6 +630,8 @@ int jet_noise_reader_space(jet_noise_reader *r, size_t want, uint8_t **ptr, size
 void jet_noise_reader_commit(jet_noise_reader *r, size_t n) {
     assert(n <= r->cap - r->end);
     r->end += n;
+    if (r->end > r->used)
+        r->used = r->end;
 }
 
 int jet_noise_reader_next(jet_noise_reader *r, uint8_t **body, size_t *len) {

@@ -171,6 +171,7 @@ typedef struct jet_noise_reader {
     size_t cap;        /* allocated bytes */
     size_t start;      /* first unconsumed byte */
     size_t end;        /* one past the last received byte */
+    size_t used;       /* high-water mark of `end`: the bytes a wipe must cover */
     size_t max_body;   /* largest body accepted */
     size_t read_ahead; /* the buffer may hold this much even when frames are smaller */
     size_t peak_cap;   /* largest `cap` ever reached, for tests */
