@@ -14,6 +14,10 @@
 #define NETWORK_FILE "network.key"
 #define CONFIG_FILE "jetsync.conf"
 #define STORE_DIR "store"
+/* Present from the start of an init to its end: a home that holds it is an init that was
+ * killed part-way, never a node (see jet_node_init). */
+#define INIT_MARKER ".init-unfinished"
+#define MARKER_KEEP_NETWORK "keep network.key\n"
 
 struct jet_node {
     char home[4096];
@@ -48,6 +52,13 @@ static void path_join(char *out, size_t len, const char *home, const char *name)
 }
 
 /* Writes `len` bytes to a new file with mode 0600, durably. */
+static int path_exists(const char *home, const char *name) {
+    char path[4200];
+    struct stat st;
+    path_join(path, sizeof path, home, name);
+    return stat(path, &st) == 0;
+}
+
 static int write_secret_file(const char *path, const void *data, size_t len, jet_diag *diag) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
@@ -147,7 +158,12 @@ int jet_node_open(const char *home, jet_node **out, jet_diag *diag) {
     snprintf(node->home, sizeof node->home, "%s", home);
     char path[4200];
     path_join(path, sizeof path, home, CONFIG_FILE);
-    int rc = jet_config_load(path, &node->config, diag);
+    int rc = 0;
+    if (path_exists(home, INIT_MARKER))
+        rc = jet_diag_fail(diag, JET_ECONFIG,
+                           "%s: 'jetsync init' was interrupted here; run it again", home);
+    if (rc == 0)
+        rc = jet_config_load(path, &node->config, diag);
     if (rc == JET_ENOTFOUND)
         rc = jet_diag_fail(diag, rc, "%s: no jetsync node here (run 'jetsync init' first)", home);
     if (rc == 0)
@@ -185,6 +201,7 @@ enum {
     MADE_CONFIG = 16,
     MADE_STORE_DIR = 32,
     MADE_STORE = 64,
+    MADE_MARKER = 128,
 };
 
 /* Reads or creates the network key file given to init, returning the 32 bytes. */
@@ -214,6 +231,61 @@ static int obtain_network_key(const char *file, uint8_t key[32], int *made, jet_
     return 0;
 }
 
+/* Makes what was written in `home` durable as a directory entry (creates, unlinks). */
+static void sync_dir(const char *home) {
+    int fd = open(home, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* The marker says whether network.key was in the home before the init began (the consortium's
+ * key, put there by hand): then leftovers of that init do not include it. */
+static int init_marker_write(const char *home, jet_diag *diag) {
+    char path[4200];
+    const char *text = path_exists(home, NETWORK_FILE) ? MARKER_KEEP_NETWORK : "";
+    path_join(path, sizeof path, home, INIT_MARKER);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno));
+    ssize_t n = write(fd, text, strlen(text));
+    int ok = n == (ssize_t)strlen(text) && fsync(fd) == 0;
+    close(fd);
+    if (!ok)
+        return jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno ? errno : EIO));
+    sync_dir(home);
+    return 0;
+}
+
+/* Removes what an init killed part-way left in `home` (the marker says so): none of it was
+ * ever a node, since jet_node_open() refuses a home with the marker. */
+static void init_leftovers_remove(const char *home) {
+    static const char *const made[] = {STORE_DIR "/data.mdb", STORE_DIR "/lock.mdb", CONFIG_FILE,
+                                       IDENTITY_FILE};
+    char path[4200], text[64] = "";
+    path_join(path, sizeof path, home, INIT_MARKER);
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, text, sizeof text - 1);
+        text[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        path_join(path, sizeof path, home, made[i]);
+        unlink(path);
+    }
+    if (strcmp(text, MARKER_KEEP_NETWORK) != 0) {
+        path_join(path, sizeof path, home, NETWORK_FILE);
+        unlink(path);
+    }
+    path_join(path, sizeof path, home, STORE_DIR);
+    rmdir(path); /* only if empty */
+    path_join(path, sizeof path, home, INIT_MARKER);
+    unlink(path);
+    sync_dir(home);
+}
+
 static int node_exists(const char *home) {
     char path[4200];
     struct stat st;
@@ -233,7 +305,7 @@ static void remove_created(const char *home, int made, const char *network_key_f
         const char *name;
     } files[] = {{MADE_STORE, STORE_DIR "/data.mdb"}, {MADE_STORE, STORE_DIR "/lock.mdb"},
                  {MADE_CONFIG, CONFIG_FILE},         {MADE_IDENTITY, IDENTITY_FILE},
-                 {MADE_NETWORK, NETWORK_FILE}};
+                 {MADE_NETWORK, NETWORK_FILE},       {MADE_MARKER, INIT_MARKER}};
     char path[4200];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (!(made & files[i].flag))
@@ -312,6 +384,9 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
         return jet_diag_fail(diag, JET_EINVAL,
                              "--region: expected a region code such as SE-Y or IT-25 "
                              "(capital letters, digits and '-')");
+    /* A killed init leaves its files behind with the marker: this init starts over. */
+    if (path_exists(home, INIT_MARKER))
+        init_leftovers_remove(home);
     if (node_exists(home))
         return jet_diag_fail(diag, JET_EEXIST,
                              "%s: a node already exists here; nothing was changed", home);
@@ -321,6 +396,11 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
         made |= MADE_HOME;
     else if (errno != EEXIST)
         return jet_diag_fail(diag, JET_EIO, "%s: %s", home, strerror(errno));
+    if (init_marker_write(home, diag) != 0) {
+        remove_created(home, made | MADE_MARKER, opt->network_key_file);
+        return JET_EIO;
+    }
+    made |= MADE_MARKER;
 
     char path[4200];
     uint8_t seed[crypto_sign_SEEDBYTES], pk[32], sk[64], netkey[32];
@@ -373,6 +453,13 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
         if (rc == 0)
             made |= MADE_STORE;
         jet_store_free(store);
+    }
+    if (rc == 0) {
+        /* Everything above is durable (each file was synced): the node is complete. */
+        path_join(path, sizeof path, home, INIT_MARKER);
+        if (unlink(path) != 0)
+            rc = jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno));
+        sync_dir(home);
     }
     if (rc == 0)
         rc = jet_node_open(home, out, diag);

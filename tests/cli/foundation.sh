@@ -159,6 +159,52 @@ check "  ... removing the keys and config it wrote" \
     test ! -e "$T/f/identity.key" -a ! -e "$T/f/network.key" -a ! -e "$T/f/jetsync.conf" -a ! -e "$T/f/new.key"
 check "  ... but not what was there before" test -f "$T/f/store" -a -f "$T/f/keep.key"
 
+# An init killed part-way: its leftovers are never taken for a node, and init starts over.
+G=$T/g
+succeeds "init for the interrupted-init case" "$J" init --home "$G" --name G --region SE-Y
+OLD_G=$("$J" id --home "$G")
+: >"$G/.init-unfinished" # as left by a kill after identity.key, before jetsync.conf
+rm "$G/jetsync.conf"
+refuses "a home left by a killed init is not opened" "init' was interrupted" "$J" id --home "$G"
+run "$J" init --home "$G" --name G --region SE-Y
+check "init over a killed init's leftovers succeeds" test "$rc" -eq 0
+check "  ... with a new identity, and no marker left" \
+    test "$(cat "$T/out")" != "$OLD_G" -a ! -e "$G/.init-unfinished"
+succeeds "  ... and the node opens" "$J" status --home "$G"
+# A consortium key put in the home by hand before that init is kept.
+H=$T/h
+mkdir -p "$H/store"
+cp "$T/consortium.key" "$H/network.key"
+chmod 600 "$H/network.key"
+printf 'keep network.key\n' >"$H/.init-unfinished"
+printf 'half' >"$H/identity.key"
+succeeds "init over leftovers, the hand-placed network key given" \
+    "$J" init --home "$H" --name H --region SE-Y --network-key "$H/network.key"
+check "  ... keeps that key" cmp -s "$T/consortium.key" "$H/network.key"
+# The real thing: init killed with SIGKILL at random moments, then run again.
+interrupted=0
+broken=0
+for i in $(seq 1 40); do
+    K=$T/k$i
+    "$J" init --home "$K" --name K --region SE-Y >/dev/null 2>&1 &
+    victim=$!
+    sleep "$(printf '0.%04d' $((RANDOM % 120)))"
+    kill -9 "$victim" 2>/dev/null || true
+    wait "$victim" 2>/dev/null || true
+    if "$J" id --home "$K" >/dev/null 2>&1; then
+        continue # it finished first
+    fi
+    [ -e "$K/.init-unfinished" ] && interrupted=$((interrupted + 1))
+    if ! "$J" init --home "$K" --name K --region SE-Y >/dev/null 2>"$T/err" ||
+        ! "$J" id --home "$K" >/dev/null 2>&1; then
+        broken=$((broken + 1))
+        show
+    fi
+done
+check "init killed 40 times at random moments: every home opens after one more init" \
+    test "$broken" -eq 0
+echo "     ($interrupted of the kills left an unfinished init behind)"
+
 # ---- secret key permissions -------------------------------------------------------------------
 for mode in 644 640 604 660; do
     chmod "$mode" "$A/identity.key"
