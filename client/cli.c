@@ -58,7 +58,13 @@ void cli_quiet_logs(void) {
 }
 
 int cli_usage(const char *text) {
-    fputs(text, stderr);
+    /* One line, as every error (SPEC section 3): the synopsis, which is the first line of the
+     * usage text; --help prints all of it. getopt's own messages are off (main sets opterr). */
+    const char *synopsis = text;
+    if (strncmp(synopsis, "usage: ", 7) == 0)
+        synopsis += 7;
+    fprintf(stderr, "jetsync: wrong arguments; usage: %.*s (see --help)\n",
+            (int)strcspn(synopsis, "\n"), synopsis);
     return 2;
 }
 

@@ -31,8 +31,11 @@ static int usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2)
-        return usage(stderr);
+    opterr = 0; /* a usage error is reported in one line, by cli_usage() */
+    if (argc < 2) {
+        fputs("jetsync: give a command (see 'jetsync --help')\n", stderr);
+        return 2;
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0)
         return usage(stdout);

@@ -14,6 +14,13 @@ static const char usage_text[] =
     "  --listen 127.0.0.1:0 picks a free port; the first line on stdout is 'listening HOST:PORT'.\n"
     "  Logs one key=value line per event on stderr (JETSYNC_LOG=debug|info|warn|error).\n";
 
+/* A usage error in one line (SPEC section 3): the synopsis; --help prints the rest. */
+static int usage_error(void) {
+    fprintf(stderr, "jetsyncd: wrong arguments; %.*s (see --help)\n",
+            (int)strcspn(usage_text, "\n"), usage_text);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         {"home", required_argument, NULL, 'H'},      {"listen", required_argument, NULL, 'l'},
@@ -23,6 +30,7 @@ int main(int argc, char **argv) {
     jet_daemon_options o;
     memset(&o, 0, sizeof o);
     int c, minutes;
+    opterr = 0; /* usage_error() says it in one line */
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'H': o.home = optarg; break;
@@ -44,12 +52,10 @@ int main(int argc, char **argv) {
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'v': printf("jetsyncd %s\n", JET_VERSION); return 0;
-        default: fputs(usage_text, stderr); return 2;
+        default: return usage_error();
         }
     }
-    if (optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
+    if (optind != argc)
+        return usage_error();
     return jet_daemon_run(&o);
 }

@@ -4,9 +4,8 @@
 # each broken in the ways users break them (truncated, wrong columns and types, unknown codes,
 # numbers out of range, invalid UTF-8, NUL bytes, empty, duplicates, huge). For each:
 #   - the exit status is non-zero;
-#   - stderr is one line "jetsync: ..." and, where there is a file, names FILE:LINE;
-#     (usage errors found by getopt print the error line first, then the usage text: checked
-#     as "the first line names the problem");
+#   - stderr is one line "jetsync: ..." (jetsyncd's: "jetsyncd: ...") and, where there is a
+#     file, names FILE:LINE;
 #   - the node is unchanged: `status --json` logs (stream, origin, epoch, seq, digest),
 #     `toolkit list --json`, `stats show --json` and `peer list --json` are byte-identical
 #     before and after.
@@ -45,7 +44,8 @@ print(json.dumps(json.load(sys.stdin)['logs'], sort_keys=True))"
     } 2>&1
 }
 
-# bad NAME HOME FILE_OR_- [--usage] -- COMMAND...: the command must fail as described above.
+# bad NAME HOME FILE_OR_- [--usage] -- COMMAND...: the command must fail as described above
+# (--usage: an argument error, whose line may also start "jetsyncd: ").
 bad() {
     local name=$1 home=$2 file=$3
     shift 3
@@ -65,9 +65,9 @@ bad() {
         nok "$name" "exit status 0"
     elif [ $rc -ge 124 ]; then
         nok "$name" "exit status $rc (time-out or crash)"
-    elif [ $usage = 0 ] && [ "$lines" != 1 ]; then
+    elif [ "$lines" != 1 ]; then
         nok "$name" "$lines lines on stderr, want 1"
-    elif [ $usage = 0 ] && ! head -1 "$W/err" | grep -q '^jetsync: '; then
+    elif ! head -1 "$W/err" | grep -Eq "^jetsync$([ $usage = 1 ] && echo 'd?'): "; then
         nok "$name" "stderr does not start with 'jetsync: '"
     elif [ "$file" != - ] && ! head -1 "$W/err" | grep -qF -- "$file:" ; then
         nok "$name" "stderr does not name $file:LINE"
