@@ -51,7 +51,6 @@ static void path_join(char *out, size_t len, const char *home, const char *name)
     snprintf(out, len, "%s/%s", home, name);
 }
 
-/* Writes `len` bytes to a new file with mode 0600, durably. */
 static int path_exists(const char *home, const char *name) {
     char path[4200];
     struct stat st;
@@ -59,6 +58,7 @@ static int path_exists(const char *home, const char *name) {
     return stat(path, &st) == 0;
 }
 
+/* Writes `len` bytes to a new file with mode 0600, durably. */
 static int write_secret_file(const char *path, const void *data, size_t len, jet_diag *diag) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
@@ -246,57 +246,15 @@ static int init_marker_write(const char *home, jet_diag *diag) {
     char path[4200];
     const char *text = path_exists(home, NETWORK_FILE) ? MARKER_KEEP_NETWORK : "";
     path_join(path, sizeof path, home, INIT_MARKER);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno));
-    ssize_t n = write(fd, text, strlen(text));
-    int ok = n == (ssize_t)strlen(text) && fsync(fd) == 0;
-    close(fd);
-    if (!ok)
-        return jet_diag_fail(diag, JET_EIO, "%s: %s", path, strerror(errno ? errno : EIO));
-    sync_dir(home);
-    return 0;
-}
-
-/* Removes what an init killed part-way left in `home` (the marker says so): none of it was
- * ever a node, since jet_node_open() refuses a home with the marker. */
-static void init_leftovers_remove(const char *home) {
-    static const char *const made[] = {STORE_DIR "/data.mdb", STORE_DIR "/lock.mdb", CONFIG_FILE,
-                                       IDENTITY_FILE};
-    char path[4200], text[64] = "";
-    path_join(path, sizeof path, home, INIT_MARKER);
-    int fd = open(path, O_RDONLY);
-    if (fd >= 0) {
-        ssize_t n = read(fd, text, sizeof text - 1);
-        text[n > 0 ? n : 0] = '\0';
-        close(fd);
-    }
-    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
-        path_join(path, sizeof path, home, made[i]);
-        unlink(path);
-    }
-    if (strcmp(text, MARKER_KEEP_NETWORK) != 0) {
-        path_join(path, sizeof path, home, NETWORK_FILE);
-        unlink(path);
-    }
-    path_join(path, sizeof path, home, STORE_DIR);
-    rmdir(path); /* only if empty */
-    path_join(path, sizeof path, home, INIT_MARKER);
-    unlink(path);
-    sync_dir(home);
+    int rc = write_secret_file(path, text, strlen(text), diag);
+    if (rc == 0)
+        sync_dir(home);
+    return rc;
 }
 
 static int node_exists(const char *home) {
-    char path[4200];
-    struct stat st;
-    path_join(path, sizeof path, home, CONFIG_FILE);
-    if (stat(path, &st) == 0)
-        return 1;
-    path_join(path, sizeof path, home, IDENTITY_FILE);
-    if (stat(path, &st) == 0)
-        return 1;
-    path_join(path, sizeof path, home, STORE_DIR "/data.mdb");
-    return stat(path, &st) == 0;
+    return path_exists(home, CONFIG_FILE) || path_exists(home, IDENTITY_FILE) ||
+           path_exists(home, STORE_DIR "/data.mdb");
 }
 
 static void remove_created(const char *home, int made, const char *network_key_file) {
@@ -320,6 +278,24 @@ static void remove_created(const char *home, int made, const char *network_key_f
         rmdir(path);
     if (made & MADE_HOME)
         rmdir(home);
+}
+
+/* Removes what an init killed part-way left in `home` (the marker says so): none of it was
+ * ever a node, since jet_node_open() refuses a home with the marker, the last file removed. */
+static void init_leftovers_remove(const char *home) {
+    char path[4200], text[64] = "";
+    path_join(path, sizeof path, home, INIT_MARKER);
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, text, sizeof text - 1);
+        text[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    int made = MADE_STORE | MADE_STORE_DIR | MADE_CONFIG | MADE_IDENTITY | MADE_MARKER;
+    if (strcmp(text, MARKER_KEEP_NETWORK) != 0)
+        made |= MADE_NETWORK;
+    remove_created(home, made, NULL);
+    sync_dir(home);
 }
 
 /* Whether two paths name one file (the --network-key file may be HOME/network.key itself). */

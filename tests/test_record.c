@@ -175,6 +175,17 @@ static size_t get_record(jet_store *s, uint32_t stream, const uint8_t origin[32]
     return g.len;
 }
 
+/* Appends `n` records to stream TEST_STREAM of `k` at `s` and reads them back: r[seq] and
+ * l[seq] for seq 1..n (r and l have n + 1 entries). Returns the epoch. */
+static uint64_t append_and_get(jet_store *s, const keypair *k, int n, uint8_t (*r)[1024],
+                               size_t *l) {
+    append_n(s, k, TEST_STREAM, n);
+    uint64_t e = own_epoch(s);
+    for (int seq = 1; seq <= n; seq++)
+        l[seq] = get_record(s, TEST_STREAM, k->pk, e, (uint64_t)seq, r[seq]);
+    return e;
+}
+
 typedef struct ingest_ctx {
     const uint8_t *buf;
     size_t len;
@@ -647,12 +658,9 @@ static void test_ingest_gap_repeat_fork(void **state) {
     jet_store *a = new_store(), *b = new_store();
     keypair ka;
     make_keys(&ka);
-    append_n(a, &ka, TEST_STREAM, 5);
-    uint64_t e = own_epoch(a);
     uint8_t r[6][1024];
     size_t l[6];
-    for (uint64_t seq = 1; seq <= 5; seq++)
-        l[seq] = get_record(a, TEST_STREAM, ka.pk, e, seq, r[seq]);
+    uint64_t e = append_and_get(a, &ka, 5, r, l);
 
     /* A log B has never seen must start at 1. */
     assert_refused(b, r[2], l[2], JET_ESEQ);
@@ -724,12 +732,9 @@ static void test_ingest_linked_run(void **state) {
     jet_store *a = new_store(), *b = new_store();
     keypair ka;
     make_keys(&ka);
-    append_n(a, &ka, TEST_STREAM, 3);
-    uint64_t e = own_epoch(a);
     uint8_t r[4][1024];
     size_t l[4];
-    for (uint64_t seq = 1; seq <= 3; seq++)
-        l[seq] = get_record(a, TEST_STREAM, ka.pk, e, seq, r[seq]);
+    uint64_t e = append_and_get(a, &ka, 3, r, l);
     jet_record d[4];
     for (int i = 1; i <= 3; i++)
         assert_ok(jet_record_decode(r[i], l[i], &d[i]));

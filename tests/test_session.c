@@ -142,27 +142,45 @@ static void test_revoked_peer_refused(void **state) {
 
 /* An author restored from an old backup forks its log: the lead refuses the first record that
  * does not extend the history it holds, and keeps that history unchanged. */
+/* A lead L (its daemon running) and a region A whose home was backed up after 3 toolkit
+ * records; A then wrote 4 more and synced them, so the lead holds 7 (`before`). */
+typedef struct backed_up {
+    jet_node *L, *A;
+    daemon_proc d;
+    char backup[4300]; /* the copy of A's home */
+    log_state before;  /* A's toolkit log at the lead */
+} backed_up;
+
+static void backed_up_make(backed_up *b, const char *prefix) {
+    char name[64], cmd[9000];
+    setup_dirs();
+    snprintf(name, sizeof name, "%s-L", prefix);
+    b->L = make_node(name, "SE-Y", 1);
+    snprintf(name, sizeof name, "%s-A", prefix);
+    b->A = make_node(name, "IT-25", 0);
+    add_peer(b->L, "A", b->A, JET_ROLE_REGION, NULL);
+    b->d = start_daemon(b->L);
+    add_peer(b->A, "Lead", b->L, JET_ROLE_LEAD, b->d.addr);
+    append_markers(b->A, JET_STREAM_TOOLKIT, 3);
+    snprintf(b->backup, sizeof b->backup, "%s/%s-A-backup", base_dir, prefix);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", jet_node_home(b->A), b->backup);
+    assert_int_equal(system(cmd), 0);
+    append_markers(b->A, JET_STREAM_TOOLKIT, 4);
+    assert_ok(sync_with(b->A, "Lead", NULL, 0).code);
+    b->before = log_of(b->L, b->A, JET_STREAM_TOOLKIT);
+    assert_int_equal(b->before.seq, 7);
+}
+
 static void test_fork_refused(void **state) {
     (void)state;
-    setup_dirs();
-    jet_node *L = make_node("fork-L", "SE-Y", 1), *A = make_node("fork-A", "IT-25", 0);
-    add_peer(L, "A", A, JET_ROLE_REGION, NULL);
-    daemon_proc d = start_daemon(L);
-    add_peer(A, "Lead", L, JET_ROLE_LEAD, d.addr);
-    append_markers(A, JET_STREAM_TOOLKIT, 3);
-    /* The backup: a copy of A's home with 3 records. */
-    char cmd[9000], backup[4300];
-    snprintf(backup, sizeof backup, "%s/fork-A-backup", base_dir);
-    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", jet_node_home(A), backup);
-    assert_int_equal(system(cmd), 0);
-    append_markers(A, JET_STREAM_TOOLKIT, 4); /* 7 records, synced to the lead */
-    assert_ok(sync_with(A, "Lead", NULL, 0).code);
-    log_state before = log_of(L, A, JET_STREAM_TOOLKIT);
-    assert_int_equal(before.seq, 7);
+    backed_up b;
+    backed_up_make(&b, "fork");
+    jet_node *L = b.L, *A = b.A;
+    log_state before = b.before;
 
     /* Restored from the backup, A writes 6 new, different records: seqs 4..9 collide. */
     jet_node *R = NULL;
-    assert_ok(jet_node_open(backup, &R, NULL));
+    assert_ok(jet_node_open(b.backup, &R, NULL));
     append_markers(R, JET_STREAM_TOOLKIT, 6); /* seqs 4..9 with other payloads than A's */
     sync_result r = sync_with(R, "Lead", NULL, 0);
     assert_true(r.code != 0);
@@ -172,7 +190,7 @@ static void test_fork_refused(void **state) {
     log_state after = log_of(L, A, JET_STREAM_TOOLKIT);
     assert_int_equal(after.seq, 7);
     assert_memory_equal(after.digest, before.digest, 32);
-    stop_daemon(&d, SIGTERM);
+    stop_daemon(&b.d, SIGTERM);
     jet_node_free(R);
     jet_node_free(L);
     jet_node_free(A);
@@ -224,26 +242,16 @@ static int old_log_digest_txn(jet_txn *txn, void *arg) {
 
 static void test_restored_node_new_epoch(void **state) {
     (void)state;
-    setup_dirs();
-    jet_node *L = make_node("epoch-L", "SE-Y", 1), *A = make_node("epoch-A", "IT-25", 0);
-    add_peer(L, "A", A, JET_ROLE_REGION, NULL);
-    daemon_proc d = start_daemon(L);
-    add_peer(A, "Lead", L, JET_ROLE_LEAD, d.addr);
-    append_markers(A, JET_STREAM_TOOLKIT, 3);
-    char cmd[9000], backup[4300];
-    snprintf(backup, sizeof backup, "%s/epoch-A-backup", base_dir);
-    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", jet_node_home(A), backup);
-    assert_int_equal(system(cmd), 0);
-    append_markers(A, JET_STREAM_TOOLKIT, 4);
-    assert_ok(sync_with(A, "Lead", NULL, 0).code);
-    log_state before = log_of(L, A, JET_STREAM_TOOLKIT);
-    assert_int_equal(before.seq, 7);
-    uint64_t old_epoch = own_epoch(A);
-    jet_node_free(A);
+    backed_up b;
+    backed_up_make(&b, "epoch");
+    jet_node *L = b.L;
+    log_state before = b.before;
+    uint64_t old_epoch = own_epoch(b.A);
+    jet_node_free(b.A);
 
     /* Restored: the first sync moves nothing of its own log and starts a new epoch. */
     jet_node *R = NULL;
-    assert_ok(jet_node_open(backup, &R, NULL));
+    assert_ok(jet_node_open(b.backup, &R, NULL));
     sync_result r = sync_with(R, "Lead", NULL, 0);
     if (r.code != 0)
         print_error("restored node's first sync: %s\n", r.reason);
@@ -269,7 +277,7 @@ static void test_restored_node_new_epoch(void **state) {
     old_log_digest held = {jet_node_public_key(R), old_epoch, {0}};
     assert_ok(jet_store_read(jet_node_store(L), old_log_digest_txn, &held));
     assert_memory_equal(held.digest, before.digest, 32);
-    stop_daemon(&d, SIGTERM);
+    stop_daemon(&b.d, SIGTERM);
     jet_node_free(R);
     jet_node_free(L);
 }
