@@ -18,6 +18,7 @@
 
 #include "dlaplace.h"
 #include "encoding.h"
+#include "pbarena.h"
 #include "stats.pb-c.h"
 #include "stats_internal.h"
 #include "views.h"
@@ -1044,11 +1045,16 @@ int jet_stats_apply(jet_txn *txn, const jet_record *rec) {
     if ((rec->stream != JET_STREAM_STATS && rec->stream != JET_STREAM_FIGURES) ||
         rec->kind != JET_STATS_KIND_CHUNK)
         return 0;
-    m = jet__stats_chunk__unpack(NULL, rec->payload_len, rec->payload);
-    if (m == NULL)
-        return JET_EDECODE;
-    rc = jet__stats_chunk_valid(m) ? apply_chunk(txn, rec, m) : JET_EDECODE;
-    jet__stats_chunk__free_unpacked(m, NULL);
+    /* One chunk per record the lead takes in: its pieces come from the thread's arena. */
+    ProtobufCAllocator *arena = jet_pbarena_begin();
+    m = jet__stats_chunk__unpack(arena, rec->payload_len, rec->payload);
+    if (m == NULL) {
+        rc = JET_EDECODE;
+    } else {
+        rc = jet__stats_chunk_valid(m) ? apply_chunk(txn, rec, m) : JET_EDECODE;
+        jet__stats_chunk__free_unpacked(m, arena);
+    }
+    jet_pbarena_end(arena);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "pbarena.h"
 #include "stats.h"
 #include "stats.pb-c.h"
 #include "stats_internal.h"
@@ -84,9 +85,12 @@ static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
                          jet_get_be64(ref), jet_get_be64(ref + 8), &rec);
     if (rc != 0)
         return JET_ECORRUPT;
-    m = jet__stats_chunk__unpack(NULL, rec.payload_len, rec.payload);
-    if (m == NULL)
+    ProtobufCAllocator *arena = jet_pbarena_begin(); /* a report reads thousands of chunks */
+    m = jet__stats_chunk__unpack(arena, rec.payload_len, rec.payload);
+    if (m == NULL) {
+        jet_pbarena_end(arena);
         return JET_ECORRUPT;
+    }
     if (!jet__stats_chunk_valid(m) || m->chunk_index != index || m->ncells != r->info.ncells ||
         m->version != r->info.version) {
         rc = JET_ECORRUPT;
@@ -120,7 +124,8 @@ static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
         memcpy(r->status + m->first_cell, m->status.data, m->n_value);
     }
 out:
-    jet__stats_chunk__free_unpacked(m, NULL);
+    jet__stats_chunk__free_unpacked(m, arena);
+    jet_pbarena_end(arena);
     return rc;
 }
 
