@@ -234,6 +234,8 @@ static size_t report(const run *r, uint64_t t0, uint64_t t1, double open_s, doub
     json_object_set_new(o, "failed", json_integer((json_int_t)failed));
     json_object_set_new(o, "open_s", json_real(open_s));
     json_object_set_new(o, "wall_s", json_real((double)(t1 - t0) / 1e9));
+    /* CLOCK_MONOTONIC of the start, to line the run up with a profile (perf -k CLOCK_MONOTONIC). */
+    json_object_set_new(o, "start_monotonic_s", json_real((double)t0 / 1e9));
     json_object_set_new(o, "fastest_s", json_real(pick(times, r->njobs, 0)));
     json_object_set_new(o, "median_s", json_real(pick(times, r->njobs, 0.5)));
     json_object_set_new(o, "p90_s", json_real(pick(times, r->njobs, 0.9)));

@@ -357,6 +357,9 @@ def bench_many(b, regions, cells, single_rate, single_rec_rate):
         res = json.loads(d.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         raise RuntimeError(f"bench_many (exit {d.returncode}): {d.stderr.strip()}")
+    if os.environ.get("BENCH_MANY_JSON"):  # bench_many's report, kept (e.g. to line up a profile)
+        with open(os.environ["BENCH_MANY_JSON"], "w") as f:
+            json.dump(res, f)
     total = res["wall_s"]
     rate = regions * rows / total
     print(f"3. {regions} regions x {rows:,} cells syncing with one lead at once "
@@ -456,7 +459,7 @@ def main():
         else:
             single_rate, single_rec_rate = 400000.0, None
         if "3" in only:
-            bench_many(b, regions, 10000, single_rate, single_rec_rate)
+            bench_many(b, regions, int(os.environ.get("BENCH_MANY_CELLS", "10000")), single_rate, single_rec_rate)
         if "4" in only:
             bench_idle(b, conns, 10000)
     finally:

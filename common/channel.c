@@ -30,6 +30,7 @@
 
 #include <netinet/in.h>
 #include <sodium.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,8 @@ struct jet_channel {
     static_keys keys;
     uint8_t remote_x[32]; /* initiator: the responder's expected X25519 key */
     uint8_t remote_id[32];
-    uint8_t msg1[JET_NOISE_MSG1_LEN]; /* initiator: written once connected */
+    uint64_t hs_value;     /* initiator: the value message 1 carries */
+    struct hs_job *hs_job; /* responder: message 1 on the worker pool */
     jet_noise_handshake hs;
     jet_noise_cipher tx, rx;
     jet_noise_reader reader;
@@ -123,6 +125,9 @@ typedef struct write_req {
 
 static void drop(jet_channel *ch, int reason);
 static void spares_free(jet_channel *ch);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void process_frames(jet_channel *ch);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -143,9 +148,9 @@ int jet_channel_static_from_ed25519(const uint8_t ed_sk[64], uint8_t x_sk[32], u
 }
 
 /* The static key pair and prologue of an identity. `full` checks the key pair the slow way
- * (listener start); connects rely on the public half embedded in the libsodium secret key
- * (seed || public key) and on the memoised public conversion, which keeps each handshake at
- * five scalar multiplications. The node id must be the public half of the signing key, or
+ * (listener start, jet_channel_identity_derive); connects rely on the public half embedded in
+ * the libsodium secret key (seed || public key) and on the derived or memoised public
+ * conversion, which keeps each handshake at five scalar multiplications. The node id must be the public half of the signing key, or
  * peers would derive another static key from it than the one we prove. */
 static int keys_from_identity(const jet_channel_identity *id, static_keys *k, int full) {
     uint8_t check[32];
@@ -157,12 +162,25 @@ static int keys_from_identity(const jet_channel_identity *id, static_keys *k, in
             rc = JET_EINVAL;
     } else {
         rc = memcmp(id->ed25519_sk + 32, id->ed25519_pk, 32) != 0 ||
-                     crypto_sign_ed25519_sk_to_curve25519(k->x_sk, id->ed25519_sk) != 0 ||
-                     jet_noise_ed25519_pk_to_x25519(id->ed25519_pk, k->x_pk) != 0
+                     crypto_sign_ed25519_sk_to_curve25519(k->x_sk, id->ed25519_sk) != 0
                  ? JET_EINVAL
                  : 0;
+        if (rc == 0 && !sodium_is_zero(id->x25519_pk, 32))
+            memcpy(k->x_pk, id->x25519_pk, 32);
+        else if (rc == 0 && jet_noise_ed25519_pk_to_x25519(id->ed25519_pk, k->x_pk) != 0)
+            rc = JET_EINVAL;
     }
     jet_noise_prologue(id->network_key, k->prologue);
+    return rc;
+}
+
+int jet_channel_identity_derive(jet_channel_identity *id) {
+    static_keys k;
+    memset(id->x25519_pk, 0, 32);
+    int rc = keys_from_identity(id, &k, 1);
+    if (rc == 0)
+        memcpy(id->x25519_pk, k.x_pk, 32);
+    sodium_memzero(&k, sizeof k);
     return rc;
 }
 
@@ -267,7 +285,7 @@ static void check(const jet_channel *ch) {
     case CH_RESOLVING:
     case CH_CONNECTING:
         CH_ASSERT(ch->initiator && ch->listener == NULL);
-        CH_ASSERT(ch->hs.has_s && ch->hs.msg_index == 1 && !ch->tx.has_key);
+        CH_ASSERT(ch->hs.has_s && ch->hs.msg_index == 0 && !ch->tx.has_key);
         break;
     case CH_HS_WAIT2: /* message 1 written; message 2 may have just been read */
         CH_ASSERT(ch->initiator && ch->hs.has_s && ch->hs.msg_index >= 1);
@@ -511,47 +529,125 @@ static void become_established(jet_channel *ch) {
         ch->cfg.cb.on_established(ch, ch->remote_id);
 }
 
-/* Responder: message 1. */
-static void handle_msg1(jet_channel *ch, const uint8_t *msg, size_t len) {
-    uint8_t node_id[32], msg2[JET_NOISE_MSG2_LEN];
-    uint64_t value = 0;
-    int rc = jet_noise_ik_read1(&ch->hs, msg, len, node_id, &value);
-    char why[96];
+/* Responder: message 1. Its crypto (five X25519 multiplications and a key conversion, about
+ * 0.3 ms) runs on libuv's worker pool: a burst of connecting partners, or a flood of hostile
+ * handshakes, then never holds up the sessions the loop already carries. The job works on a
+ * copy of the handshake state and holds a `pending` count, so the channel outlives it even if
+ * it is dropped meanwhile (time-out, shutdown); reading pauses until the job is back. */
+typedef struct hs_job {
+    uv_work_t work;
+    jet_channel *ch;
+    jet_noise_handshake hs;
+    uint8_t msg[JET_NOISE_MSG1_LEN];
+    size_t len;
+    int rc;    /* of reading message 1 */
+    int rc_w2; /* of writing message 2 and splitting */
+    uint8_t node_id[32];
+    uint64_t value;
+    uint8_t msg2[JET_NOISE_MSG2_LEN];
+    jet_noise_cipher rx, tx;
+} hs_job;
 
+static void hs_job_free(hs_job *job) {
+    sodium_memzero(job, sizeof *job);
+    free(job);
+}
+
+static void msg1_work(uv_work_t *w) {
+    hs_job *job = w->data;
+    pthread_setname_np(pthread_self(), "jet-handshake"); /* for top -H and perf, as jet-commit */
+    job->rc = jet_noise_ik_read1(&job->hs, job->msg, job->len, job->node_id, &job->value);
+    if (job->rc != 0)
+        return;
+    /* Message 2 is made before the peer is authorised (it is sent only if it is): one trip to
+     * the pool instead of two. An unknown peer costs three more multiplications, off the loop. */
+    job->rc_w2 = jet_noise_ik_write2(&job->hs, job->msg2);
+    if (job->rc_w2 == 0)
+        job->rc_w2 = jet_noise_handshake_split(&job->hs, &job->rx, &job->tx);
+}
+
+/* Back on the loop: refuse, or authorise, send message 2 and carry on reading. */
+static void msg1_done(uv_work_t *w, int status) {
+    hs_job *job = w->data;
+    jet_channel *ch = job->ch;
+    char why[96];
+    int rc = status != 0 ? JET_EIO : job->rc;
+    ch->hs_job = NULL;
+    if (--ch->pending == 0) { /* dropped meanwhile, and every handle has closed */
+        hs_job_free(job);
+        channel_finish(ch);
+        return;
+    }
+    if (ch->state == CH_CLOSING) {
+        hs_job_free(job);
+        return;
+    }
     if (rc == JET_EDECODE) {
+        snprintf(why, sizeof why, "bad frame: handshake message 1 of %zu bytes", job->len);
+        refuse(ch, JET_EDECODE, why, NULL);
+    } else if (rc == JET_EAUTH) {
+        refuse(ch, JET_EAUTH, "handshake decrypt failed (wrong network key or tampered)", NULL);
+    } else if (rc != 0) {
+        refuse(ch, rc, "node id does not match the handshake static key", NULL);
+    } else {
+        rc = ch->cfg.cb.authorize != NULL
+                 ? ch->cfg.cb.authorize(ch->cfg.ctx, job->node_id, job->value)
+                 : JET_EPEER;
+        if (rc == JET_EPEER)
+            refuse(ch, rc, "unknown node id", job->node_id);
+        else if (rc == JET_EREVOKED)
+            refuse(ch, rc, "revoked node id", job->node_id);
+        else if (rc == JET_EREPLAY)
+            refuse(ch, rc, "replayed handshake: value not above the last accepted", job->node_id);
+        else if (rc != 0)
+            refuse(ch, rc, "authorize failed", job->node_id);
+        else if ((rc = job->rc_w2) != 0 || (rc = write_plain(ch, job->msg2, sizeof job->msg2)) != 0)
+            refuse(ch, rc, "cannot send handshake message 2", job->node_id);
+    }
+    if (ch->state == CH_CLOSING) {
+        hs_job_free(job);
+        return;
+    }
+    memcpy(ch->remote_id, job->node_id, 32);
+    ch->rx = job->rx;
+    ch->tx = job->tx;
+    hs_job_free(job);
+    become_established(ch);
+    if (ch->state != CH_ESTABLISHED)
+        return; /* the user closed it from on_established */
+    if ((rc = uv_read_start((uv_stream_t *)&ch->tcp, on_alloc, on_read)) != 0) {
+        refuse(ch, rc, "read start failed", NULL);
+        return;
+    }
+    process_frames(ch); /* what arrived behind message 1 */
+}
+
+static void handle_msg1(jet_channel *ch, const uint8_t *msg, size_t len) {
+    char why[96];
+    if (len != JET_NOISE_MSG1_LEN) {
         snprintf(why, sizeof why, "bad frame: handshake message 1 of %zu bytes", len);
         refuse(ch, JET_EDECODE, why, NULL);
         return;
     }
-    if (rc == JET_EAUTH) {
-        refuse(ch, JET_EAUTH, "handshake decrypt failed (wrong network key or tampered)", NULL);
-        return;
+    hs_job *job = calloc(1, sizeof *job);
+    int rc = job == NULL ? JET_ENOMEM : 0;
+    if (rc == 0) {
+        job->work.data = job;
+        job->ch = ch;
+        job->hs = ch->hs;
+        job->len = len;
+        memcpy(job->msg, msg, len);
+        uv_read_stop((uv_stream_t *)&ch->tcp);
+        rc = uv_queue_work(ch->cfg.loop, &job->work, msg1_work, msg1_done);
     }
     if (rc != 0) {
-        refuse(ch, rc, "node id does not match the handshake static key", NULL);
+        if (job != NULL)
+            hs_job_free(job);
+        refuse(ch, rc, "cannot start the handshake", NULL);
         return;
     }
-    rc = ch->cfg.cb.authorize != NULL ? ch->cfg.cb.authorize(ch->cfg.ctx, node_id, value)
-                                      : JET_EPEER;
-    if (rc != 0) {
-        if (rc == JET_EPEER)
-            refuse(ch, rc, "unknown node id", node_id);
-        else if (rc == JET_EREVOKED)
-            refuse(ch, rc, "revoked node id", node_id);
-        else if (rc == JET_EREPLAY)
-            refuse(ch, rc, "replayed handshake: value not above the last accepted", node_id);
-        else
-            refuse(ch, rc, "authorize failed", node_id);
-        return;
-    }
-    memcpy(ch->remote_id, node_id, 32);
-    if ((rc = jet_noise_ik_write2(&ch->hs, msg2)) != 0 ||
-        (rc = jet_noise_handshake_split(&ch->hs, &ch->rx, &ch->tx)) != 0 ||
-        (rc = write_plain(ch, msg2, sizeof msg2)) != 0) {
-        refuse(ch, rc, "cannot send handshake message 2", node_id);
-        return;
-    }
-    become_established(ch);
+    ch->hs_job = job;
+    ch->pending++;
 }
 
 /* Initiator: message 2. */
@@ -595,7 +691,7 @@ static void process_frames(jet_channel *ch) {
     int rc;
     char why[96];
 
-    while (ch->state != CH_CLOSING) {
+    while (ch->state != CH_CLOSING && ch->hs_job == NULL) {
         rc = jet_noise_reader_next(&ch->reader, &body, &len);
         if (rc == 0)
             return;
@@ -687,6 +783,7 @@ static void after_connected(jet_channel *ch) {
 
 static void on_connect(uv_connect_t *req, int status) {
     jet_channel *ch = req->data;
+    uint8_t msg1[JET_NOISE_MSG1_LEN];
     int rc;
     if (ch->state == CH_CLOSING)
         return;
@@ -695,9 +792,12 @@ static void on_connect(uv_connect_t *req, int status) {
         return;
     }
     after_connected(ch);
-    /* Message 1 was prepared by jet_channel_connect() so that a next_hs_value error aborts
-     * the call itself. */
-    if ((rc = write_plain(ch, ch->msg1, sizeof ch->msg1)) != 0 ||
+    /* Message 1 is made only now (its three X25519 multiplications), so that many channels
+     * opened at once all start connecting at once; its handshake value was taken by
+     * jet_channel_connect(), so that an error there aborts the call itself. */
+    if ((rc = jet_noise_ik_write1(&ch->hs, ch->cfg.identity->ed25519_pk, ch->hs_value, msg1)) !=
+            0 ||
+        (rc = write_plain(ch, msg1, sizeof msg1)) != 0 ||
         (rc = uv_read_start((uv_stream_t *)&ch->tcp, on_alloc, on_read)) != 0) {
         refuse(ch, rc, "cannot start the handshake", NULL);
         return;
@@ -760,9 +860,9 @@ int jet_channel_connect(const jet_channel_config *cfg, const char *host_port,
         goto fail;
     if ((rc = jet_noise_handshake_init_pk(&ch->hs, JET_NOISE_IK, 1, ch->keys.prologue,
                                           sizeof ch->keys.prologue, ch->keys.x_sk, ch->keys.x_pk,
-                                          ch->remote_x)) != 0 ||
-        (rc = jet_noise_ik_write1(&ch->hs, cfg->identity->ed25519_pk, value, ch->msg1)) != 0)
+                                          ch->remote_x)) != 0)
         goto fail;
+    ch->hs_value = value;
     if ((rc = tcp_open(ch)) != 0)
         goto fail;
     if (parse_ip(host, ch->port, &ch->peer) == 0) {

@@ -161,6 +161,9 @@ void jet_peering_init(jet_peering *p, jet_node *node, uv_loop_t *loop) {
     memcpy(p->identity.ed25519_sk, jet_node_secret_key(node), 64);
     memcpy(p->identity.ed25519_pk, jet_node_public_key(node), 32);
     memcpy(p->identity.network_key, jet_node_network_key(node), 32);
+    /* Once per node rather than once per connect; a node's own keys always belong together,
+     * and if they did not, every connect would refuse them (zeros: derive each time). */
+    (void)jet_channel_identity_derive(&p->identity);
     const jet_config *c = jet_node_config(node);
     p->config.loop = loop;
     p->config.identity = &p->identity;

@@ -1180,6 +1180,68 @@ static void test_listener_close(void **state) {
     (void)state;
 }
 
+/* The responder's handshake runs on the worker pool and reading pauses meanwhile: bytes sent
+ * right behind message 1 wait in the buffer and are read as a transport frame once the channel
+ * is established. Garbage there is refused as such (the peer gets message 2, then the close),
+ * and nothing reaches on_frame. */
+static void test_bytes_behind_msg1(void **state) {
+    jet_channel_limits lim;
+    test_limits(&lim);
+    server *s = server_start(&lim);
+    raw_peer p;
+    uint64_t v = 0;
+    uint8_t both[sizeof p.msg1 + 4 + 32];
+    int fd = raw_connect(s->addr);
+    next_value(&peer_a, &v);
+    raw_msg1(&p, &peer_a, srv_id.id.ed25519_pk, v);
+    memcpy(both, p.msg1, sizeof p.msg1);
+    jet_put_be32(both + sizeof p.msg1, 32);
+    memset(both + sizeof p.msg1 + 4, 0xa5, 32); /* a frame no key sealed */
+    send_all(fd, both, sizeof both);
+    raw_finish(&p, fd); /* message 2 came: the handshake itself went through */
+    assert_int_equal(wait_eof(fd), 1);
+    close(fd);
+    wait_count(&s->closed, 1);
+    assert_int_equal(get_count(&s->established), 1);
+    assert_int_equal(last_reason(s), JET_EAUTH);
+    assert_int_equal(get_count(&s->frames), 0);
+    good_peer(s, &peer_a);
+    server_stop(s);
+    (void)state;
+}
+
+/* Stopping the listener while many handshakes are on the worker pool: each channel waits for
+ * its job before it is freed (ASan and LeakSanitizer check that), every socket is closed, and
+ * the listener finishes. */
+static void test_close_with_handshakes_in_flight(void **state) {
+    enum { N = 64 };
+    jet_channel_limits lim;
+    test_limits(&lim);
+    server *s = server_start(&lim);
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        raw_peer p;
+        uint64_t v = 0;
+        fds[i] = raw_connect(s->addr);
+        next_value(&peer_a, &v);
+        raw_msg1(&p, &peer_a, srv_id.id.ed25519_pk, v);
+        send_all(fds[i], p.msg1, sizeof p.msg1);
+        jet_noise_handshake_fini(&p.hs);
+    }
+    pthread_mutex_lock(&mu);
+    s->stop = 1;
+    pthread_mutex_unlock(&mu);
+    uv_async_send(&s->wake);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(wait_eof(fds[i]), 1);
+        close(fds[i]);
+    }
+    pthread_join(s->thread, NULL);
+    assert_int_equal(s->done, 1);
+    free(s);
+    (void)state;
+}
+
 /* A host name is resolved without blocking the loop; a lookup still running when the channel
  * is dropped (here by the handshake time-out) is cancelled and still freed exactly once. */
 static void test_hostname(void **state) {
@@ -1290,6 +1352,8 @@ int main(void) {
         cmocka_unit_test(test_connection_limits),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_listener_close),
+        cmocka_unit_test(test_bytes_behind_msg1),
+        cmocka_unit_test(test_close_with_handshakes_in_flight),
         cmocka_unit_test(test_hostname),
         cmocka_unit_test(test_bad_arguments),
     };
