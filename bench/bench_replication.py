@@ -15,6 +15,10 @@
 
 With BENCH_PERF_LEAD=FILE in the environment, benchmark 3 also records a perf profile of the
 lead (perf record -g) into FILE while the regions sync.
+For analysing benchmark 3: BENCH_MANY_CELLS=N gives each region N cells instead of 10,000
+(N = 8 leaves one release per region: what the sessions cost without the data), and
+BENCH_MANY_JSON=FILE keeps bench_many's own report, whose start_monotonic_s lines the run up with
+a profile taken with `perf record -k CLOCK_MONOTONIC`.
 
 Every figure is printed with its ratio against the target or the limit (../shared/limits.md).
 Nothing here asserts: it measures and prints. Everything talks to 127.0.0.1 only and every
