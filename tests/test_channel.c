@@ -322,13 +322,25 @@ static jet_listener_stats server_stats(server *s) {
     return st;
 }
 
-/* Stops the server: every channel it accepted must close (with JET_ECANCELED for those still
- * open) and its loop must end with no handle left. */
-static void server_stop(server *s) {
+/* Asks the server's loop to close its listener (and so every channel) and returns at once. */
+static void server_request_stop(server *s) {
     pthread_mutex_lock(&mu);
     s->stop = 1;
     pthread_mutex_unlock(&mu);
     uv_async_send(&s->wake);
+}
+
+/* Waits for the server's thread to end, then frees the server. */
+static void server_join(server *s) {
+    pthread_join(s->thread, NULL);
+    assert_int_equal(s->done, 1);
+    free(s);
+}
+
+/* Stops the server: every channel it accepted must close (with JET_ECANCELED for those still
+ * open) and its loop must end with no handle left. */
+static void server_stop(server *s) {
+    server_request_stop(s);
     pthread_join(s->thread, NULL);
     assert_int_equal(s->done, 1);
     assert_int_equal(s->closed, s->accepted);
@@ -1162,10 +1174,7 @@ static void test_listener_close(void **state) {
     assert_int_equal(client_connect(&c, &peer_a, s->addr, srv_id.id.ed25519_pk), 0);
     run_until(&c, &c.established, 1);
     wait_count(&s->accepted, 2);
-    pthread_mutex_lock(&mu);
-    s->stop = 1;
-    pthread_mutex_unlock(&mu);
-    uv_async_send(&s->wake);
+    server_request_stop(s);
     run_until(&c, &c.closed, 1);
     assert_int_equal(c.closed, 1);
     assert_int_equal(wait_eof(fd), 1);
@@ -1174,9 +1183,7 @@ static void test_listener_close(void **state) {
     assert_int_equal(s->reasons[0], JET_ECANCELED);
     assert_int_equal(s->reasons[1], JET_ECANCELED);
     client_finish(&c);
-    pthread_join(s->thread, NULL);
-    assert_int_equal(s->done, 1);
-    free(s);
+    server_join(s);
     (void)state;
 }
 
@@ -1228,17 +1235,12 @@ static void test_close_with_handshakes_in_flight(void **state) {
         send_all(fds[i], p.msg1, sizeof p.msg1);
         jet_noise_handshake_fini(&p.hs);
     }
-    pthread_mutex_lock(&mu);
-    s->stop = 1;
-    pthread_mutex_unlock(&mu);
-    uv_async_send(&s->wake);
+    server_request_stop(s);
     for (int i = 0; i < N; i++) {
         assert_int_equal(wait_eof(fds[i]), 1);
         close(fds[i]);
     }
-    pthread_join(s->thread, NULL);
-    assert_int_equal(s->done, 1);
-    free(s);
+    server_join(s);
     (void)state;
 }
 
