@@ -37,6 +37,7 @@
  * Usage: bench_channel [--small] [--handshakes|--throughput] [--rounds N] [--frame KIB].
  * Build it without sanitizers (scripts/build release). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,15 +103,28 @@ static proc_use proc_get(pid_t pid) {
         return u;
     u.cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     u.faults = (double)mf;
-    /* The scheduler's nanosecond count, when there is one: ticks are too coarse for runs of a
-     * fraction of a second. */
-    unsigned long long ns;
-    snprintf(path, sizeof path, "/proc/%d/schedstat", pid == 0 ? (int)getpid() : (int)pid);
-    if ((f = fopen(path, "r")) != NULL) {
-        if (fscanf(f, "%llu", &ns) == 1)
-            u.cpu = (double)ns / 1e9;
-        fclose(f);
+    /* The scheduler's nanosecond counts, when there are: ticks are too coarse for runs of a
+     * fraction of a second. Summed over every thread (the responder's handshakes run on
+     * libuv's pool): /proc/PID/schedstat counts the main thread alone. */
+    unsigned long long ns, sum = 0;
+    int any = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", pid == 0 ? (int)getpid() : (int)pid);
+    DIR *d = opendir(path);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        char tpath[384];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(tpath, sizeof tpath, "%s/%s/schedstat", path, e->d_name);
+        if ((f = fopen(tpath, "r")) != NULL) {
+            if (fscanf(f, "%llu", &ns) == 1)
+                sum += ns, any = 1;
+            fclose(f);
+        }
     }
+    if (d != NULL)
+        closedir(d);
+    if (any)
+        u.cpu = (double)sum / 1e9;
     return u;
 }
 
