@@ -104,24 +104,57 @@ int jet_vv_get(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t
     return jet_vv_get_head(txn, stream, origin, epoch, seq, NULL);
 }
 
-static int vv_put(jet_txn *txn, const jet_record *rec) {
+static int vv_put(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint64_t epoch,
+                  uint64_t seq, const uint8_t head[32]) {
     uint8_t key[JET_LOG_KEY], val[VV_VALUE];
-    jet_log_key(key, rec->stream, rec->origin, rec->epoch, 0);
-    jet_put_be64(val, rec->seq);
-    crypto_generichash(val + 8, 32, rec->encoded, rec->encoded_len, NULL, 0);
+    jet_log_key(key, stream, origin, epoch, 0);
+    jet_put_be64(val, seq);
+    memcpy(val + 8, head, 32);
     return jet_txn_put(txn, JET_DB_VV, key, JET_LOG_PREFIX, val, VV_VALUE);
 }
 
-/* Stores a checked record as the next of its log, with the vector and the views. */
-static int log_commit_record(jet_txn *txn, const jet_record *rec) {
+static int same_log(const jet_log_run *run, const jet_record *rec) {
+    return run->active && run->stream == rec->stream && run->epoch == rec->epoch &&
+           memcmp(run->origin, rec->origin, 32) == 0;
+}
+
+int jet_log_run_end(jet_txn *txn, jet_log_run *run) {
+    int rc = 0;
+    if (run->active && run->dirty)
+        rc = vv_put(txn, run->stream, run->origin, run->epoch, run->seq, run->head);
+    memset(run, 0, sizeof *run);
+    return rc;
+}
+
+/* Where the log of `rec` stands: from `run` when it holds that log, else from the vector (the
+ * run then ends, writing its own log's position, and takes up this log). */
+static int log_position(jet_txn *txn, jet_log_run *run, const jet_record *rec) {
+    if (same_log(run, rec))
+        return 0;
+    int rc = jet_log_run_end(txn, run);
+    if (rc == 0)
+        rc = jet_vv_get_head(txn, rec->stream, rec->origin, rec->epoch, &run->seq, run->head);
+    if (rc != 0)
+        return rc;
+    run->active = 1;
+    run->stream = rec->stream;
+    memcpy(run->origin, rec->origin, 32);
+    run->epoch = rec->epoch;
+    return 0;
+}
+
+/* Stores a checked record as the next of its log, with the views. Its log's new position goes
+ * into `run`, to be written by jet_log_run_end(). */
+static int log_commit_record(jet_txn *txn, jet_log_run *run, const jet_record *rec) {
     uint8_t key[JET_LOG_KEY];
     jet_log_key(key, rec->stream, rec->origin, rec->epoch, rec->seq);
     int rc = jet_txn_put(txn, JET_DB_LOG, key, JET_LOG_KEY, rec->encoded, rec->encoded_len);
-    if (rc == 0)
-        rc = vv_put(txn, rec);
-    if (rc == 0)
-        rc = jet_views_apply(txn, rec);
-    return rc;
+    if (rc != 0)
+        return rc;
+    run->seq = rec->seq;
+    crypto_generichash(run->head, 32, rec->encoded, rec->encoded_len, NULL, 0);
+    run->dirty = 1;
+    return jet_views_apply(txn, rec);
 }
 
 int jet_log_own_epoch(jet_txn *txn, uint64_t *epoch) {
@@ -152,12 +185,15 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
     if (stream == 0 || stream > JET_STREAM_MAX || kind > 0xffff)
         return JET_EINVAL;
     const uint8_t *origin = sk + 32; /* libsodium keeps the public key in the secret key */
-    uint64_t epoch, last;
-    uint8_t head[32];
+    uint64_t epoch;
+    jet_log_run run;
+    memset(&run, 0, sizeof run);
     int rc = jet_log_own_epoch(txn, &epoch);
-    if (rc == 0)
-        rc = jet_vv_get_head(txn, stream, origin, epoch, &last, head);
     if (rc != 0)
+        return rc;
+    jet_record own = {.stream = stream, .epoch = epoch};
+    memcpy(own.origin, origin, 32);
+    if ((rc = log_position(txn, &run, &own)) != 0)
         return rc;
     size_t len = payload_len + JET_RECORD_OVERHEAD;
     uint8_t *buf = malloc(len);
@@ -171,8 +207,8 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
     jet_put_be32(buf + 8, (uint32_t)payload_len);
     memcpy(buf + 12, origin, 32);
     jet_put_be64(buf + 44, epoch);
-    jet_put_be64(buf + 52, last + 1);
-    memcpy(buf + 60, head, 32);
+    jet_put_be64(buf + 52, run.seq + 1);
+    memcpy(buf + 60, run.head, 32);
     if (payload_len > 0)
         memcpy(buf + JET_RECORD_HEADER, payload, payload_len);
     crypto_sign_ed25519_detached(buf + JET_RECORD_HEADER + payload_len, NULL, buf,
@@ -180,7 +216,9 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
     jet_record rec;
     rc = jet_record_decode(buf, len, &rec);
     if (rc == 0)
-        rc = log_commit_record(txn, &rec);
+        rc = log_commit_record(txn, &run, &rec);
+    if (rc == 0)
+        rc = jet_log_run_end(txn, &run);
     if (rc == 0 && seq_out != NULL)
         *seq_out = rec.seq;
     free(buf);
@@ -206,15 +244,14 @@ static int refusal(const jet_record *rec, int sig_checked, int code) {
 }
 
 /* Everything jet_record_ingest() checks but the signature. */
-static int ingest_checked(jet_txn *txn, const jet_record *rec, int sig_checked) {
+static int ingest_checked(jet_txn *txn, jet_log_run *run, const jet_record *rec,
+                          int sig_checked) {
     if (!epoch_plausible(rec->epoch))
         return refusal(rec, sig_checked, JET_EEPOCH);
-    uint64_t have;
-    uint8_t head[32];
-    int rc = jet_vv_get_head(txn, rec->stream, rec->origin, rec->epoch, &have, head);
+    int rc = log_position(txn, run, rec);
     if (rc != 0)
         return rc;
-    if (rec->seq <= have) {
+    if (rec->seq <= run->seq) {
         /* Already held: the same bytes are a harmless repeat; different bytes are a fork. */
         jet_record old;
         rc = jet_log_get(txn, rec->stream, rec->origin, rec->epoch, rec->seq, &old);
@@ -225,17 +262,24 @@ static int ingest_checked(jet_txn *txn, const jet_record *rec, int sig_checked) 
             return JET_EDUP;
         return refusal(rec, sig_checked, JET_EFORK);
     }
-    if (rec->seq != have + 1)
+    if (rec->seq != run->seq + 1)
         return refusal(rec, sig_checked, JET_ESEQ);
-    if (sodium_memcmp(rec->prev, head, 32) != 0) /* another history of this log than ours */
+    if (sodium_memcmp(rec->prev, run->head, 32) != 0) /* another history of this log */
         return refusal(rec, sig_checked, JET_EFORK);
-    rc = log_commit_record(txn, rec);
+    rc = log_commit_record(txn, run, rec);
     return rc != 0 ? refusal(rec, sig_checked, rc) : 0;
 }
 
-int jet_record_ingest_decoded(jet_txn *txn, const jet_record *rec, int linked) {
+int jet_record_ingest_run(jet_txn *txn, jet_log_run *run, const jet_record *rec, int linked) {
     int rc = linked ? 0 : jet_record_verify(rec);
-    return rc != 0 ? rc : ingest_checked(txn, rec, !linked);
+    return rc != 0 ? rc : ingest_checked(txn, run, rec, !linked);
+}
+
+int jet_record_ingest_decoded(jet_txn *txn, const jet_record *rec, int linked) {
+    jet_log_run run;
+    memset(&run, 0, sizeof run);
+    int rc = jet_record_ingest_run(txn, &run, rec, linked);
+    return rc != 0 ? rc : jet_log_run_end(txn, &run);
 }
 
 int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *out) {

@@ -115,6 +115,29 @@ int jet_record_ingest(jet_txn *txn, const uint8_t *buf, size_t len, jet_record *
  * one fails. */
 int jet_record_ingest_decoded(jet_txn *txn, const jet_record *rec, int linked);
 
+/* A write transaction's position in the log it is taking records of. A batch of records
+ * mostly holds runs of one log: consecutive records of one log check against the run rather
+ * than reading the version vector each, and the vector is written once per run rather than
+ * once per record. Zero it (memset) before the first record; jet_log_run_end() writes the
+ * vector of the log it holds and must be called before the transaction commits (on an error,
+ * abort the transaction instead). A run belongs to one transaction. */
+typedef struct jet_log_run {
+    int active;         /* holds a log: the fields below are set */
+    int dirty;          /* seq and head are ahead of the vector */
+    uint32_t stream;
+    uint8_t origin[32];
+    uint64_t epoch;
+    uint64_t seq;       /* the last record of the log held (0: none) */
+    uint8_t head[32];   /* its BLAKE2b-256, which the next record's prev must equal */
+} jet_log_run;
+
+/* jet_record_ingest_decoded() within a run: the vector is written by jet_log_run_end(), when
+ * the next record is of another log, or when the caller is done. */
+int jet_record_ingest_run(jet_txn *txn, jet_log_run *run, const jet_record *rec, int linked);
+
+/* Writes the vector of the log `run` holds, if it moved, and empties `run`. */
+int jet_log_run_end(jet_txn *txn, jet_log_run *run);
+
 /* 1 if `next` is the record after `rec` in the same log (stream, origin, epoch, seq + 1). */
 int jet_record_links(const jet_record *rec, const jet_record *next);
 

@@ -616,6 +616,8 @@ static int ingest_txn(jet_txn *txn, void *arg) {
     /* Each record is decoded once: as `next` a step ahead, to see whether it links. */
     jet_record prev, rec, next;
     int prev_linked = 0, next_rc = n > 0 ? jet_record_decode(r[0].data, r[0].len, &next) : 0;
+    jet_log_run run; /* the batch's runs of one log write the vector once */
+    memset(&run, 0, sizeof run);
     for (size_t i = 0; i < n; i++) {
         int rc = next_rc;
         rec = next;
@@ -632,7 +634,7 @@ static int ingest_txn(jet_txn *txn, void *arg) {
          * log is proven by that one's prev hash (record.h). */
         int linked = rc == 0 && next_rc == 0 && jet_record_links(&rec, &next);
         if (rc == 0)
-            rc = jet_record_ingest_decoded(txn, &rec, linked);
+            rc = jet_record_ingest_run(txn, &run, &rec, linked);
         c->bytes += r[i].len;
         if (rc == JET_EFORK && prev_linked && jet_record_verify(&prev) != 0) {
             /* The link broke because the record before, taken on this one's word, was
@@ -651,7 +653,7 @@ static int ingest_txn(jet_txn *txn, void *arg) {
         }
         c->stored++;
     }
-    return 0;
+    return jet_log_run_end(txn, &run);
 }
 
 static void ingest_job_free(ingest_job *job) {

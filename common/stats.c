@@ -813,6 +813,7 @@ static int release_complete(jet_txn *txn, const uint8_t *key, size_t klen, const
     size_t vlen;
     uint8_t hdr[HDR_LEN], ckey[REL_KEY_MAX + 4];
     int rc = jet_txn_get(txn, JET_DB_STATS, key, klen, &val, &vlen);
+    int held = rc == 0;
     if (rc == 0 && vlen == HDR_LEN) {
         rel_header cur;
         jet__stats_header_get(val, &cur);
@@ -824,8 +825,10 @@ static int release_complete(jet_txn *txn, const uint8_t *key, size_t klen, const
     } else if (rc != 0 && rc != JET_ENOTFOUND) {
         return rc;
     }
-    rc = jet_txn_del_prefix(txn, JET_DB_STATS_CELLS, key, klen);
-    if (rc != 0 && rc != JET_ENOTFOUND)
+    /* A release's chunk references are written with its header, in one transaction, so a
+     * release not held has none to replace. */
+    if (held && (rc = jet_txn_del_prefix(txn, JET_DB_STATS_CELLS, key, klen)) != 0 &&
+        rc != JET_ENOTFOUND)
         return rc;
     memcpy(ckey, key, klen);
     for (uint32_t i = 0; i < h->nchunks; i++) {
