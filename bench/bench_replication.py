@@ -383,9 +383,9 @@ def bench_many(b, regions, cells, single_rate, single_rec_rate):
     line("total throughput", f"{rate:,.0f}", "cells/s",
          f"benchmark 1{'' if single_rec_rate else ' not run, its target'}: {single_rate:,.0f}; "
          f"ratio {rate / single_rate:.2f} (target >= 0.5)")
-    # A region's 10,000 cells come as one release per (indicator, period), so a record here
-    # holds far fewer cells than in benchmark 1: records/s says what the lead did per record
-    # (one signature is checked per run of a log in a batch, docs/protocol.md "Records").
+    # A region's 10,000 cells come as one release per (indicator, period), fifty small tables
+    # that share bundle records (docs/statistics.md): records/s says what the lead did per
+    # record (one signature is checked per run of a log in a batch, docs/protocol.md "Records").
     rec_rate = res["sent_records"] / total
     line("records per second", f"{rec_rate:,.0f}", "rec/s",
          f"benchmark 1: {single_rec_rate:,.0f} rec/s, {rows * regions / res['sent_records']:,.0f} "

@@ -208,6 +208,7 @@ struct jet_stats_batch {
     int protected_ok;      /* 1 once every table passed the audit */
     uint32_t noise_milli;  /* epsilon x 1000 of the noise added, 0 for none */
     uint64_t budget_milli; /* privacy budget per (region, indicator, period), x 1000 */
+    size_t records;        /* signed records the last store appended */
 };
 
 static void release_fini(release *r) {
@@ -611,8 +612,8 @@ void jet_stats_batch_summary(const jet_stats_batch *b, jet_stats_summary *s) {
         }
         s->suppressed_mass += r->rep.suppressed_mass;
         s->total_mass += r->value[r->ncells - 1];
-        s->records += (r->ncells + JET_STATS_CHUNK_CELLS - 1) / JET_STATS_CHUNK_CELLS;
     }
+    s->records = b->records;
 }
 
 /* ---- chunk encoding ------------------------------------------------------------------------ */
@@ -807,8 +808,11 @@ int jet__stats_chunk_valid(const Jet__StatsChunk *m) {
 }
 
 /* Makes a complete release current unless the one held is newer. */
+/* Makes `h` the current release of `key` unless a newer one is held. `refs` holds the
+ * reference of each of its h->nchunks chunks, `ref_len` bytes each (REF_LEN, or BUNDLE_REF_LEN
+ * for a release held whole in a bundle). */
 static int release_complete(jet_txn *txn, const uint8_t *key, size_t klen, const rel_header *h,
-                            const uint8_t *refs) {
+                            const uint8_t *refs, size_t ref_len) {
     const void *val;
     size_t vlen;
     uint8_t hdr[HDR_LEN], ckey[REL_KEY_MAX + 4];
@@ -833,8 +837,8 @@ static int release_complete(jet_txn *txn, const uint8_t *key, size_t klen, const
     memcpy(ckey, key, klen);
     for (uint32_t i = 0; i < h->nchunks; i++) {
         jet_put_be32(ckey + klen, i);
-        rc = jet_txn_put(txn, JET_DB_STATS_CELLS, ckey, klen + 4, refs + (size_t)i * REF_LEN,
-                         REF_LEN);
+        rc = jet_txn_put(txn, JET_DB_STATS_CELLS, ckey, klen + 4, refs + (size_t)i * ref_len,
+                         ref_len);
         if (rc != 0)
             return rc;
     }
@@ -927,9 +931,10 @@ int jet_stats_forget_origin(jet_txn *txn, const uint8_t origin[32]) {
     return rc;
 }
 
-/* Applies one chunk. A release of several chunks is kept in JET_DB_STATS_AUX until its last
- * chunk arrives; chunks of one origin arrive in log order, so chunk i must follow chunk i-1. */
-static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChunk *m) {
+/* Applies one chunk: of a chunk record, or element `item` of a bundle record (item < 0 for a
+ * chunk record). A release of several chunks is kept in JET_DB_STATS_AUX until its last chunk
+ * arrives; chunks of one origin arrive in log order, so chunk i must follow chunk i-1. */
+static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChunk *m, int item) {
     int figures = rec->stream == JET_STREAM_FIGURES;
     uint8_t key[REL_KEY_MAX], akey[1 + 32 + REL_KEY_MAX];
     uint8_t *part = NULL;
@@ -970,13 +975,18 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
             return rc;
     }
     if (m->chunk_count == 1) {
-        uint8_t ref[REF_LEN];
+        uint8_t ref[BUNDLE_REF_LEN];
         if (m->n_value != m->ncells)
             return JET_EDECODE;
         jet_put_be64(ref, rec->epoch);
         jet_put_be64(ref + 8, rec->seq);
-        return release_complete(txn, key, klen, &h, ref);
+        if (item < 0)
+            return release_complete(txn, key, klen, &h, ref, REF_LEN);
+        jet_put_be32(ref + REF_LEN, (uint32_t)item);
+        return release_complete(txn, key, klen, &h, ref, BUNDLE_REF_LEN);
     }
+    if (item >= 0)
+        return JET_EDECODE; /* a bundle holds whole releases only */
     akey[0] = figures ? 'Q' : 'P';
     memcpy(akey + 1, rec->origin, 32);
     memcpy(akey + 33, key, klen);
@@ -1033,30 +1043,55 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
     rc = jet_txn_del(txn, JET_DB_STATS_AUX, akey, alen);
     if (rc != 0 && rc != JET_ENOTFOUND)
         goto out;
-    rc = release_complete(txn, key, klen, &h, part + PART_FIXED);
+    rc = release_complete(txn, key, klen, &h, part + PART_FIXED, REF_LEN);
 out:
     free(part);
     return rc;
 }
 
+/* Applies the chunk encoded in `data`: of a chunk record, or element `item` of a bundle. Adds
+ * its cells to `*cells`. */
+static int apply_encoded(jet_txn *txn, const jet_record *rec, ProtobufCAllocator *arena,
+                         const uint8_t *data, size_t len, int item, uint64_t *cells) {
+    Jet__StatsChunk *m = jet__stats_chunk__unpack(arena, len, data);
+    if (m == NULL)
+        return JET_EDECODE;
+    int rc = jet__stats_chunk_valid(m) ? apply_chunk(txn, rec, m, item) : JET_EDECODE;
+    *cells += m->n_value;
+    jet__stats_chunk__free_unpacked(m, arena);
+    return rc;
+}
+
+static int apply_bundle(jet_txn *txn, const jet_record *rec, ProtobufCAllocator *arena) {
+    Jet__StatsBundle *b = jet__stats_bundle__unpack(arena, rec->payload_len, rec->payload);
+    if (b == NULL)
+        return JET_EDECODE;
+    int rc = b->n_chunk >= 1 && b->n_chunk <= JET_STATS_BUNDLE_MAX ? 0 : JET_EDECODE;
+    uint64_t cells = 0;
+    for (size_t i = 0; rc == 0 && i < b->n_chunk; i++) {
+        rc = apply_encoded(txn, rec, arena, b->chunk[i].data, b->chunk[i].len, (int)i, &cells);
+        /* A bundle's releases fit one record's cells together, as a chunk's do: the reader
+         * decodes the whole bundle for each of them. */
+        if (rc == 0 && cells > JET_STATS_CHUNK_CELLS)
+            rc = JET_EDECODE;
+    }
+    jet__stats_bundle__free_unpacked(b, arena);
+    return rc;
+}
+
 int jet_stats_apply(jet_txn *txn, const jet_record *rec) {
-    Jet__StatsChunk *m;
-    int rc;
     /* The lead's cross-region figures (JET_STREAM_FIGURES) have a key space of their own, read
      * only on request (jet_stats_filter.figures): a region's `stats show` lists its own
      * releases only. Other kinds are for later versions and kept in the log only. */
     if ((rec->stream != JET_STREAM_STATS && rec->stream != JET_STREAM_FIGURES) ||
-        rec->kind != JET_STATS_KIND_CHUNK)
+        (rec->kind != JET_STATS_KIND_CHUNK && rec->kind != JET_STATS_KIND_BUNDLE))
         return 0;
-    /* One chunk per record the lead takes in: its pieces come from the thread's arena. */
+    /* One record at a time the lead takes in: its pieces come from the thread's arena. */
     ProtobufCAllocator *arena = jet_pbarena_begin();
-    m = jet__stats_chunk__unpack(arena, rec->payload_len, rec->payload);
-    if (m == NULL) {
-        rc = JET_EDECODE;
-    } else {
-        rc = jet__stats_chunk_valid(m) ? apply_chunk(txn, rec, m) : JET_EDECODE;
-        jet__stats_chunk__free_unpacked(m, arena);
-    }
+    uint64_t cells = 0;
+    int rc = rec->kind == JET_STATS_KIND_BUNDLE
+                 ? apply_bundle(txn, rec, arena)
+                 : apply_encoded(txn, rec, arena, rec->payload, rec->payload_len, -1, &cells);
     jet_pbarena_end(arena);
     return rc;
 }
@@ -1070,7 +1105,76 @@ typedef struct store_ctx {
     int64_t import_time;
     unsigned k;
     jet_diag *diag;
+    /* Small releases waiting to go out together in one bundle record (owned payloads). */
+    uint8_t *pending[JET_STATS_BUNDLE_MAX];
+    size_t pending_len[JET_STATS_BUNDLE_MAX];
+    size_t npending, pending_cells, pending_bytes;
 } store_ctx;
+
+/* What a bundle's encoding adds to each chunk: its field tag and length. */
+enum { BUNDLE_ITEM_OVERHEAD = 1 + 10 };
+
+static void pending_clear(store_ctx *s) {
+    for (size_t i = 0; i < s->npending; i++)
+        free(s->pending[i]);
+    s->npending = s->pending_cells = s->pending_bytes = 0;
+}
+
+static int append_stats(jet_txn *txn, store_ctx *s, uint32_t kind, const uint8_t *payload,
+                        size_t len) {
+    int rc = jet_record_append(txn, s->sk, JET_STREAM_STATS, kind, payload, len, NULL);
+    if (rc != 0)
+        return jet_diag_fail(s->diag, rc, "storing the release: %s", jet_strerror(rc));
+    s->b->records++;
+    return 0;
+}
+
+/* Appends the releases waiting: one alone as a chunk record, several as a bundle. */
+static int pending_flush(jet_txn *txn, store_ctx *s) {
+    int rc = 0;
+    if (s->npending == 1) {
+        rc = append_stats(txn, s, JET_STATS_KIND_CHUNK, s->pending[0], s->pending_len[0]);
+    } else if (s->npending > 1) {
+        ProtobufCBinaryData items[JET_STATS_BUNDLE_MAX];
+        Jet__StatsBundle m = JET__STATS_BUNDLE__INIT;
+        for (size_t i = 0; i < s->npending; i++) {
+            items[i].data = s->pending[i];
+            items[i].len = s->pending_len[i];
+        }
+        m.n_chunk = s->npending;
+        m.chunk = items;
+        size_t len = jet__stats_bundle__get_packed_size(&m);
+        uint8_t *buf = malloc(len);
+        if (buf == NULL) {
+            rc = jet_diag_fail(s->diag, JET_ENOMEM, "storing the release: %s",
+                               jet_strerror(JET_ENOMEM));
+        } else {
+            jet__stats_bundle__pack(&m, buf);
+            rc = append_stats(txn, s, JET_STATS_KIND_BUNDLE, buf, len);
+            free(buf);
+        }
+    }
+    pending_clear(s);
+    return rc;
+}
+
+/* Takes `payload` (a whole release of `cells` cells in one chunk): it waits for the next
+ * releases, to share one record with them while their cells and bytes fit one. */
+static int pending_add(jet_txn *txn, store_ctx *s, uint8_t *payload, size_t len, size_t cells) {
+    if (s->npending == JET_STATS_BUNDLE_MAX || s->pending_cells + cells > JET_STATS_CHUNK_CELLS ||
+        s->pending_bytes + len + BUNDLE_ITEM_OVERHEAD > JET_RECORD_MAX_PAYLOAD) {
+        int rc = pending_flush(txn, s);
+        if (rc != 0) {
+            free(payload);
+            return rc;
+        }
+    }
+    s->pending[s->npending] = payload;
+    s->pending_len[s->npending++] = len;
+    s->pending_cells += cells;
+    s->pending_bytes += len + BUNDLE_ITEM_OVERHEAD;
+    return 0;
+}
 
 static int store_release(jet_txn *txn, store_ctx *s, const release *r) {
     const jet_stats_obs *o = s->b->obs;
@@ -1136,28 +1240,34 @@ static int store_release(jet_txn *txn, store_ctx *s, const release *r) {
                 s->diag, rc, "%s: %s: %s", o->source, rel_name(o, r, name, sizeof name),
                 rc == JET_ETOOBIG ? "too many category names in one table" : jet_strerror(rc));
         }
-        rc = jet_record_append(txn, s->sk, JET_STREAM_STATS, JET_STATS_KIND_CHUNK, payload, plen,
-                               NULL);
-        free(payload);
-        if (rc != 0)
-            return jet_diag_fail(s->diag, rc, "storing the release: %s", jet_strerror(rc));
-    }
-    return 0;
-}
-
-static int store_fn(jet_txn *txn, void *ctx) {
-    store_ctx *s = ctx;
-    for (size_t i = 0; i < s->b->nrel; i++) {
-        int rc = store_release(txn, s, &s->b->rel[i]);
+        if (nchunks == 1) {
+            rc = pending_add(txn, s, payload, plen, r->ncells);
+        } else {
+            rc = append_stats(txn, s, JET_STATS_KIND_CHUNK, payload, plen);
+            free(payload);
+        }
         if (rc != 0)
             return rc;
     }
     return 0;
 }
 
+static int store_fn(jet_txn *txn, void *ctx) {
+    store_ctx *s = ctx;
+    int rc = 0;
+    s->b->records = 0; /* the transaction may run again */
+    for (size_t i = 0; rc == 0 && i < s->b->nrel; i++)
+        rc = store_release(txn, s, &s->b->rel[i]);
+    if (rc == 0)
+        rc = pending_flush(txn, s);
+    pending_clear(s);
+    return rc;
+}
+
 int jet_stats_batch_store(jet_stats_batch *b, jet_store *store, const uint8_t sk[64],
                           const char *region, int64_t import_time, jet_diag *diag) {
-    store_ctx s = {b, sk, region, import_time, b->k, diag};
+    store_ctx s = {.b = b, .sk = sk, .region = region, .import_time = import_time, .k = b->k,
+                   .diag = diag};
     int rc;
     if (!valid_text(region, JET_CODE_MAX))
         return jet_diag_fail(diag, JET_EINVAL, "the node's region code is not valid");

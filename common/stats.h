@@ -35,11 +35,13 @@
 #include "sdc.h"
 #include "store.h"
 
-/* Record kinds of the stats stream. */
-enum { JET_STATS_KIND_CHUNK = 1 };
+/* Record kinds of the stats stream (proto/stats.proto): one chunk of a release, or a bundle of
+ * small releases held whole. */
+enum { JET_STATS_KIND_CHUNK = 1, JET_STATS_KIND_BUNDLE = 2 };
 
 enum {
     JET_STATS_CHUNK_CELLS = 8192,              /* cells per record at most */
+    JET_STATS_BUNDLE_MAX = 256,                /* releases per bundle record at most */
     JET_STATS_MAX_CATEGORY_BYTES = 256 * 1024, /* category names of one release */
     JET_STATS_MAX_CELLS = 16u * 1024 * 1024,   /* cells of one release, totals included */
     JET_STATS_MIN_CHUNK_CELLS = 256,           /* a release has at most ceil(cells / this)

@@ -14,6 +14,7 @@ enum {
     FIGURES_KEY_BYTE = 0x01,              /* sorts before every region code */
     HDR_LEN = 32 + 8 + 8 + 4 + 4 + 8 + 8, /* origin version time k nchunks ncells suppressed */
     REF_LEN = 16,                         /* epoch seq of a chunk's record */
+    BUNDLE_REF_LEN = REF_LEN + 4,         /* epoch seq item: a release held in a bundle */
 };
 
 /* The value of JET_DB_STATS: the current release of a (region, indicator, period). */

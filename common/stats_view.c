@@ -74,19 +74,57 @@ typedef struct read_ctx {
     size_t key_len;
     int figures; /* reading the lead's figures (stream and key space) */
     int rc;
+    /* The last bundle record read (owned), with its origin, epoch and seq: the releases of a
+     * bundle are mostly read one after another, and each would decode it whole again. */
+    Jet__StatsBundle *bundle;
+    uint8_t bundle_ref[32 + REF_LEN];
 } read_ctx;
 
-/* Loads one chunk record into the release being read. */
-static int load_chunk(read_ctx *c, const uint8_t *ref, uint32_t index) {
-    vrel *r = c->cur;
+/* The bundle record `ref` points at, decoded (owned by `c`); NULL if the log holds none. */
+static const Jet__StatsBundle *bundle_at(read_ctx *c, const uint8_t *ref) {
+    uint8_t id[32 + REF_LEN];
+    memcpy(id, c->cur->info.origin, 32);
+    memcpy(id + 32, ref, REF_LEN);
+    if (c->bundle != NULL && memcmp(id, c->bundle_ref, sizeof id) == 0)
+        return c->bundle;
+    if (c->bundle != NULL)
+        jet__stats_bundle__free_unpacked(c->bundle, NULL);
+    c->bundle = NULL;
     jet_record rec;
-    Jet__StatsChunk *m;
-    int rc = jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS, r->info.origin,
-                         jet_get_be64(ref), jet_get_be64(ref + 8), &rec);
-    if (rc != 0)
-        return JET_ECORRUPT;
+    if (jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS,
+                    c->cur->info.origin, jet_get_be64(ref), jet_get_be64(ref + 8), &rec) != 0 ||
+        rec.kind != JET_STATS_KIND_BUNDLE)
+        return NULL;
+    c->bundle = jet__stats_bundle__unpack(NULL, rec.payload_len, rec.payload);
+    memcpy(c->bundle_ref, id, sizeof id);
+    return c->bundle;
+}
+
+/* The chunk `ref` (ref_len bytes) points at: a chunk record, or an item of a bundle record.
+ * NULL if the log does not hold it as the view says. */
+static Jet__StatsChunk *unpack_ref(read_ctx *c, const uint8_t *ref, size_t ref_len,
+                                   ProtobufCAllocator *arena) {
+    if (ref_len == BUNDLE_REF_LEN) {
+        const Jet__StatsBundle *b = bundle_at(c, ref);
+        uint32_t item = jet_get_be32(ref + REF_LEN);
+        if (b == NULL || item >= b->n_chunk)
+            return NULL;
+        return jet__stats_chunk__unpack(arena, b->chunk[item].len, b->chunk[item].data);
+    }
+    jet_record rec;
+    if (jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS,
+                    c->cur->info.origin, jet_get_be64(ref), jet_get_be64(ref + 8), &rec) != 0 ||
+        rec.kind != JET_STATS_KIND_CHUNK)
+        return NULL;
+    return jet__stats_chunk__unpack(arena, rec.payload_len, rec.payload);
+}
+
+/* Loads one chunk into the release being read. */
+static int load_chunk(read_ctx *c, const uint8_t *ref, size_t ref_len, uint32_t index) {
+    vrel *r = c->cur;
+    int rc = 0;
     ProtobufCAllocator *arena = jet_pbarena_begin(); /* a report reads thousands of chunks */
-    m = jet__stats_chunk__unpack(arena, rec.payload_len, rec.payload);
+    Jet__StatsChunk *m = unpack_ref(c, ref, ref_len, arena);
     if (m == NULL) {
         jet_pbarena_end(arena);
         return JET_ECORRUPT;
@@ -131,9 +169,9 @@ out:
 
 static int read_ref(const void *key, size_t klen, const void *val, size_t vlen, void *ctx) {
     read_ctx *c = ctx;
-    if (klen != c->key_len + 4 || vlen != REF_LEN)
+    if (klen != c->key_len + 4 || (vlen != REF_LEN && vlen != BUNDLE_REF_LEN))
         return JET_ECORRUPT;
-    return load_chunk(c, val, jet_get_be32((const uint8_t *)key + c->key_len));
+    return load_chunk(c, val, vlen, jet_get_be32((const uint8_t *)key + c->key_len));
 }
 
 static int read_release(const void *key, size_t klen, const void *val, size_t vlen, void *ctx) {
@@ -224,7 +262,11 @@ static int read_fn(jet_txn *txn, void *ctx) {
         memcpy(prefix + plen, c->v->filter->region, strlen(c->v->filter->region) + 1);
         plen += strlen(c->v->filter->region) + 1;
     }
-    return jet_txn_scan(txn, JET_DB_STATS, prefix, plen, NULL, 0, read_release, c);
+    int rc = jet_txn_scan(txn, JET_DB_STATS, prefix, plen, NULL, 0, read_release, c);
+    if (c->bundle != NULL)
+        jet__stats_bundle__free_unpacked(c->bundle, NULL);
+    c->bundle = NULL;
+    return rc;
 }
 
 static int cmp_vrel(const void *a, const void *b) {

@@ -775,6 +775,95 @@ static void test_ingest_linked_run(void **state) {
     jet_store_free(b);
 }
 
+/* Records of two logs interleaved in one transaction through one jet_log_run: each run reads
+ * the vector once and writes it when it ends, and the stores end up byte for byte as when
+ * every record is ingested on its own. */
+typedef struct runs_ctx {
+    const uint8_t *rec[8];
+    size_t len[8];
+    int n;
+    int rc[8];
+} runs_ctx;
+
+static int runs_txn(jet_txn *txn, void *arg) {
+    runs_ctx *c = arg;
+    jet_log_run run;
+    memset(&run, 0, sizeof run);
+    for (int i = 0; i < c->n; i++) {
+        jet_record rec;
+        c->rc[i] = jet_record_decode(c->rec[i], c->len[i], &rec);
+        if (c->rc[i] == 0)
+            c->rc[i] = jet_record_ingest_run(txn, &run, &rec, 0);
+        if (c->rc[i] != 0 && c->rc[i] != JET_EDUP)
+            return c->rc[i];
+    }
+    return jet_log_run_end(txn, &run);
+}
+
+static void test_ingest_log_runs(void **state) {
+    (void)state;
+    jet_store *sa = new_store(), *sb = new_store(), *runs = new_store(), *single = new_store();
+    keypair ka, kb;
+    make_keys(&ka);
+    make_keys(&kb);
+    uint8_t ra[5][1024], rb[5][1024];
+    size_t la[5], lb[5];
+    uint64_t ea = append_and_get(sa, &ka, 4, ra, la);
+    uint64_t eb = append_and_get(sb, &kb, 4, rb, lb);
+
+    /* A1 A2 B1 A3 B2 A2 (a repeat) B3 in one transaction */
+    runs_ctx c = {{ra[1], ra[2], rb[1], ra[3], rb[2], ra[2], rb[3]},
+                  {la[1], la[2], lb[1], la[3], lb[2], la[2], lb[3]},
+                  7,
+                  {0}};
+    assert_ok(jet_store_write(runs, runs_txn, &c));
+    assert_code(c.rc[5], JET_EDUP);
+    assert_int_equal(vv(runs, TEST_STREAM, ka.pk, ea), 3);
+    assert_int_equal(vv(runs, TEST_STREAM, kb.pk, eb), 3);
+    for (int i = 0; i < 7; i++)
+        if (i != 5)
+            assert_code(ingest(single, c.rec[i], c.len[i]), 0);
+    uint8_t d1[32], d2[32];
+    log_vv_digest(runs, d1);
+    log_vv_digest(single, d2);
+    assert_memory_equal(d1, d2, 32);
+
+    /* The next transaction starts from the vector the runs wrote: A4 links to A3 */
+    c = (runs_ctx){{ra[4], rb[4]}, {la[4], lb[4]}, 2, {0}};
+    assert_ok(jet_store_write(runs, runs_txn, &c));
+    assert_int_equal(vv(runs, TEST_STREAM, ka.pk, ea), 4);
+    assert_int_equal(vv(runs, TEST_STREAM, kb.pk, eb), 4);
+
+    /* Within a run, a gap is refused as it is alone, and nothing of the batch stays */
+    jet_store *gap = new_store();
+    uint8_t before[32], after[32];
+    jt_store_snapshot(gap, before);
+    c = (runs_ctx){{ra[1], ra[2], ra[4]}, {la[1], la[2], la[4]}, 3, {0}};
+    assert_code(jet_store_write(gap, runs_txn, &c), JET_ESEQ);
+    jt_store_snapshot(gap, after);
+    assert_memory_equal(before, after, 32);
+    /* and so is a record whose prev is not the run's head (A3 re-signed after a changed A2) */
+    uint8_t forged[1024], head[32];
+    uint8_t payload[32];
+    size_t pl = test_payload(2, payload);
+    payload[0] ^= pl > 0 ? 1 : 0;
+    record_hash(ra[1], la[1], head);
+    build_prev = head;
+    size_t flen = build_record(forged, ka.sk, ka.pk, TEST_STREAM, 0, TEST_KIND, ea, 2, payload,
+                               (uint32_t)(pl > 0 ? pl : 0));
+    build_prev = NULL;
+    c = (runs_ctx){{ra[1], forged, ra[3]}, {la[1], flen, la[3]}, 3, {0}};
+    int rc = jet_store_write(gap, runs_txn, &c);
+    assert_code(rc, memcmp(forged, ra[2], flen) == 0 ? 0 : JET_EFORK);
+    jt_store_snapshot(gap, after);
+    assert_memory_equal(before, after, 32);
+    jet_store_free(sa);
+    jet_store_free(sb);
+    jet_store_free(runs);
+    jet_store_free(single);
+    jet_store_free(gap);
+}
+
 static void test_ingest_malformed(void **state) {
     (void)state;
     jet_store *b = new_store();
@@ -980,6 +1069,7 @@ int main(void) {
         cmocka_unit_test(test_ingest_wrong_key),
         cmocka_unit_test(test_ingest_gap_repeat_fork),
         cmocka_unit_test(test_ingest_linked_run),
+        cmocka_unit_test(test_ingest_log_runs),
         cmocka_unit_test(test_ingest_malformed),
         cmocka_unit_test(test_new_epoch),
         cmocka_unit_test(test_vv_scan),

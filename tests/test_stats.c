@@ -186,18 +186,11 @@ static void test_import_and_show(void **state) {
 
 /* Every chunk in the log carries 0 for a suppressed cell: the true value never left. */
 typedef struct scan_ctx {
-    size_t chunks, suppressed, nonzero_suppressed;
+    size_t records, bundles, chunks, suppressed, nonzero_suppressed;
 } scan_ctx;
 
-static int scan_log(const void *k, size_t kl, const void *val, size_t vl, void *ctx) {
-    scan_ctx *c = ctx;
-    jet_record rec;
-    (void)k;
-    (void)kl;
-    assert_ok(jet_record_decode(val, vl, &rec));
-    if (rec.stream != JET_STREAM_STATS)
-        return 0;
-    Jet__StatsChunk *m = jet__stats_chunk__unpack(NULL, rec.payload_len, rec.payload);
+static void scan_chunk(scan_ctx *c, const uint8_t *data, size_t len) {
+    Jet__StatsChunk *m = jet__stats_chunk__unpack(NULL, len, data);
     assert_non_null(m);
     c->chunks++;
     for (size_t i = 0; i < m->n_value; i++) {
@@ -208,6 +201,28 @@ static int scan_log(const void *k, size_t kl, const void *val, size_t vl, void *
         }
     }
     jet__stats_chunk__free_unpacked(m, NULL);
+}
+
+static int scan_log(const void *k, size_t kl, const void *val, size_t vl, void *ctx) {
+    scan_ctx *c = ctx;
+    jet_record rec;
+    (void)k;
+    (void)kl;
+    assert_ok(jet_record_decode(val, vl, &rec));
+    if (rec.stream != JET_STREAM_STATS)
+        return 0;
+    c->records++;
+    if (rec.kind == JET_STATS_KIND_CHUNK) {
+        scan_chunk(c, rec.payload, rec.payload_len);
+        return 0;
+    }
+    assert_int_equal(rec.kind, JET_STATS_KIND_BUNDLE);
+    Jet__StatsBundle *b = jet__stats_bundle__unpack(NULL, rec.payload_len, rec.payload);
+    assert_non_null(b);
+    c->bundles++;
+    for (size_t i = 0; i < b->n_chunk; i++)
+        scan_chunk(c, b->chunk[i].data, b->chunk[i].len);
+    jet__stats_bundle__free_unpacked(b, NULL);
     return 0;
 }
 
@@ -251,11 +266,13 @@ static void snapshot(jet_store *s, uint8_t digest[32]) {
 static void test_suppressed_values_never_stored(void **state) {
     (void)state;
     node a;
-    scan_ctx c = {0, 0, 0};
+    scan_ctx c = {0};
     node_open(&a);
     assert_ok(import(&a, "IT-25", small_csv));
     assert_ok(jet_store_read(a.store, scan_fn, &c));
     assert_int_equal(c.chunks, 2);
+    assert_int_equal(c.records, 1); /* two small releases: one bundle */
+    assert_int_equal(c.bundles, 1);
     assert_true(c.suppressed >= 4);
     assert_int_equal(c.nonzero_suppressed, 0);
     node_close(&a);
@@ -561,6 +578,208 @@ static void test_refuses_misfit_chunks(void **state) {
     assert_true(find_row(v, "ENROLLED", "_T", "_T").value == 30);
     jet_stats_view_free(v);
     node_close(&a);
+}
+
+/* Small releases share bundle records: thirty tables of twelve cells are one record, which
+ * the lead takes in and reads back exactly as the region does; a re-import of one of them
+ * supersedes its item at the lead. */
+static void test_bundles_through_ingest(void **state) {
+    (void)state;
+    static const char *inds[] = {"ENROLLED", "EARLY_LEAVERS", "RETAINED", "COMPLETED"};
+    node a, lead;
+    node_open(&a);
+    node_open(&lead);
+    size_t cap = 64 * 1024, off = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    off += (size_t)snprintf(csv + off, cap - off, "indicator,period,area,sex,value\n");
+    for (int i = 0; i < 4; i++)
+        for (int y = 2015; y < 2023; y++)
+            for (int area = 0; area < 3; area++)
+                for (int sex = 0; sex < 2; sex++)
+                    off += (size_t)snprintf(csv + off, cap - off, "%s,%d,A%d,%s,%d\n", inds[i], y,
+                                            area, sex ? "F" : "M", 10 + (i * 31 + y + area) % 40);
+    assert_ok(import(&a, "FI-19", csv));
+    free(csv);
+    assert_int_equal(stats_seq(&a), 1); /* 32 releases of 12 cells: one bundle */
+    scan_ctx sc = {0};
+    assert_ok(jet_store_read(a.store, scan_fn, &sc));
+    assert_int_equal(sc.bundles, 1);
+    assert_int_equal(sc.chunks, 32);
+
+    copy_records(&a, lead.store, 1, 1);
+    jet_stats_view *v = view(&lead, NULL, NULL, NULL, 5);
+    assert_int_equal(jet_stats_view_releases(v), 32);
+    jet_stats_view_free(v);
+    char *ja = view_json(&a, NULL), *jl = view_json(&lead, NULL);
+    assert_string_equal(ja, jl);
+    free(ja);
+    free(jl);
+
+    /* one table again: version 2, alone in a chunk record, replaces the bundle's item */
+    assert_ok(import(&a, "FI-19", "indicator,period,area,value\nRETAINED,2019,A0,70\n"
+                                  "RETAINED,2019,A1,80\n"));
+    assert_int_equal(stats_seq(&a), 2);
+    copy_records(&a, lead.store, 2, 2);
+    v = view(&lead, NULL, "RETAINED", "2019", 5);
+    assert_int_equal(jet_stats_view_releases(v), 1);
+    assert_int_equal(jet_stats_view_release(v, 0)->version, 2);
+    assert_true(find_row(v, "RETAINED", "_T", "_T").value == 150);
+    jet_stats_view_free(v);
+    ja = view_json(&a, NULL);
+    jl = view_json(&lead, NULL);
+    assert_string_equal(ja, jl);
+    free(ja);
+    free(jl);
+    node_close(&a);
+    node_close(&lead);
+}
+
+/* A bundle is refused whole, changing nothing, when any item would be refused alone, when an
+ * item is not a whole release, when it holds no item or more than JET_STATS_BUNDLE_MAX, or when
+ * its items together exceed JET_STATS_CHUNK_CELLS. */
+static int append_bundle_fn(jet_txn *txn, void *ctx) {
+    append_ctx *c = ctx;
+    return jet_record_append(txn, c->sk, JET_STREAM_STATS, JET_STATS_KIND_BUNDLE, c->payload,
+                             c->len, NULL);
+}
+
+/* Appends a bundle of `n` items (encoded chunks) and returns jet_store_write()'s result. */
+static int append_bundle(node *a, uint8_t **items, size_t *lens, size_t n) {
+    ProtobufCBinaryData *bin = calloc(n ? n : 1, sizeof *bin);
+    assert_non_null(bin);
+    for (size_t i = 0; i < n; i++) {
+        bin[i].data = items[i];
+        bin[i].len = lens[i];
+    }
+    Jet__StatsBundle m = JET__STATS_BUNDLE__INIT;
+    m.n_chunk = n;
+    m.chunk = bin;
+    size_t len = jet__stats_bundle__get_packed_size(&m);
+    uint8_t *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    jet__stats_bundle__pack(&m, buf);
+    append_ctx c = {a->sk, buf, len};
+    int rc = jet_store_write(a->store, append_bundle_fn, &c);
+    free(buf);
+    free(bin);
+    return rc;
+}
+
+/* A whole release of `areas` + 1 cells (one area dimension) of ENROLLED in `period`. */
+static void encode_release(const char *region, const char *period, unsigned areas, uint8_t **out,
+                           size_t *len) {
+    int64_t *val = calloc(areas + 1, sizeof *val);
+    uint8_t *st = calloc(areas + 1, 1);
+    char **names = calloc(areas, sizeof *names);
+    assert_true(val != NULL && st != NULL && names != NULL);
+    for (unsigned i = 0; i < areas; i++) {
+        val[i] = 10;
+        val[areas] += 10;
+        names[i] = malloc(8);
+        assert_non_null(names[i]);
+        snprintf(names[i], 8, "A%05u", i);
+    }
+    jet_stats_chunk_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.region = region;
+    spec.indicator = "ENROLLED";
+    spec.period = period;
+    spec.version = 1;
+    spec.chunk_count = 1;
+    spec.k = 5;
+    spec.ndims = 1;
+    spec.dim[0] = JET_DIM_AREA;
+    spec.size[0] = areas;
+    spec.category[0] = (const char **)names;
+    spec.ncells = areas + 1;
+    spec.len = areas + 1;
+    spec.value = val;
+    spec.status = st;
+    assert_ok(jet_stats_chunk_encode(&spec, out, len));
+    for (unsigned i = 0; i < areas; i++)
+        free(names[i]);
+    free(names);
+    free(val);
+    free(st);
+}
+
+static void test_refuses_misfit_bundles(void **state) {
+    (void)state;
+    node a, b;
+    uint8_t before[32], after[32];
+    uint8_t *item[JET_STATS_BUNDLE_MAX + 1];
+    size_t len[JET_STATS_BUNDLE_MAX + 1];
+    node_open(&a);
+    node_open(&b);
+    assert_ok(import(&a, "UK-J", small_csv));
+    /* SE-Y is b's: its records, taken in by a, bind the code to b there */
+    assert_ok(import(&b, "SE-Y", small_csv));
+    copy_records(&b, a.store, 1, stats_seq(&b));
+    snapshot(a.store, before);
+
+    /* nothing in it */
+    assert_code(append_bundle(&a, item, len, 0), JET_EDECODE);
+    /* a good item beside undecodable bytes */
+    uint8_t junk[5] = {0xff, 0xff, 0xff, 0xff, 0xff};
+    encode_release("UK-J", "2020", 2, &item[0], &len[0]);
+    item[1] = junk;
+    len[1] = sizeof junk;
+    assert_code(append_bundle(&a, item, len, 2), JET_EDECODE);
+    /* chunk 0 of a release of two chunks: a bundle holds whole releases only */
+    {
+        int64_t val[3] = {10, 20, 30};
+        uint8_t st[3] = {0, 0, 0};
+        jet_stats_chunk_spec spec;
+        memset(&spec, 0, sizeof spec);
+        spec.region = "UK-J";
+        spec.indicator = "ENROLLED";
+        spec.period = "2021";
+        spec.version = 1;
+        spec.chunk_count = 2;
+        spec.k = 5;
+        spec.ncells = 600;
+        spec.len = 3;
+        spec.value = val;
+        spec.status = st;
+        assert_ok(jet_stats_chunk_encode(&spec, &item[1], &len[1]));
+        assert_code(append_bundle(&a, item, len, 2), JET_EDECODE);
+        free(item[1]);
+    }
+    /* an item of a region bound to another node */
+    encode_release("SE-Y", "2022", 2, &item[1], &len[1]);
+    assert_code(append_bundle(&a, item, len, 2), JET_EPERM);
+    free(item[1]);
+    free(item[0]);
+    /* items that together exceed one record's cells: 3 x 3,001 > 8,192 */
+    for (int i = 0; i < 3; i++)
+        encode_release("UK-J", i == 0 ? "2016" : i == 1 ? "2017" : "2018", 3000, &item[i],
+                       &len[i]);
+    assert_code(append_bundle(&a, item, len, 3), JET_EDECODE);
+    /* more items than JET_STATS_BUNDLE_MAX, each a whole release of three cells */
+    uint8_t *small[JET_STATS_BUNDLE_MAX + 1];
+    size_t small_len[JET_STATS_BUNDLE_MAX + 1];
+    for (int i = 0; i <= JET_STATS_BUNDLE_MAX; i++)
+        encode_release("UK-J", "2019", 2, &small[i], &small_len[i]);
+    assert_code(append_bundle(&a, small, small_len, JET_STATS_BUNDLE_MAX + 1), JET_EDECODE);
+    snapshot(a.store, after);
+    assert_memory_equal(before, after, 32);
+
+    /* within the limits both are taken */
+    assert_ok(append_bundle(&a, item, len, 2));
+    assert_ok(append_bundle(&a, small, small_len, JET_STATS_BUNDLE_MAX));
+    for (int i = 0; i < 3; i++)
+        free(item[i]);
+    for (int i = 0; i <= JET_STATS_BUNDLE_MAX; i++)
+        free(small[i]);
+    jet_stats_view *v = view(&a, "UK-J", "ENROLLED", NULL, 5);
+    assert_int_equal(jet_stats_view_releases(v), 4); /* 2016, 2017, 2019 and small_csv's */
+    jet_stats_view_free(v);
+    v = view(&a, "UK-J", "ENROLLED", "2019", 5);
+    assert_true(find_row(v, "ENROLLED", "_T", "_T").value == 20);
+    jet_stats_view_free(v);
+    node_close(&a);
+    node_close(&b);
 }
 
 static void test_failed_import_changes_nothing(void **state) {
@@ -940,6 +1159,8 @@ int main(void) {
         cmocka_unit_test(test_supersede_by_reimport),
         cmocka_unit_test(test_view_through_ingest),
         cmocka_unit_test(test_refuses_misfit_chunks),
+        cmocka_unit_test(test_bundles_through_ingest),
+        cmocka_unit_test(test_refuses_misfit_bundles),
         cmocka_unit_test(test_failed_import_changes_nothing),
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_rate_suppression),

@@ -131,7 +131,8 @@ int main(int argc, char **argv) {
             put_seed("fuzz_toolkit_payload", name, mode, r.payload, r.payload_len);
         }
         if (r.stream == JET_STREAM_STATS && ns++ < 8)
-            put_seed("fuzz_stats_payload", name, 0, r.payload, r.payload_len);
+            put_seed("fuzz_stats_payload", name, r.kind == JET_STATS_KIND_BUNDLE ? 4 : 0,
+                     r.payload, r.payload_len);
         if (i < 6) {
             put_seed("fuzz_record", name, 1, l.enc[i], l.len[i]);     /* raw: genuine */
             put_seed("fuzz_record", name + 1, 2, l.enc[i], l.len[i]); /* re-signed */

@@ -1,7 +1,8 @@
 /* fuzz_stats_payload.c - libFuzzer target for statistics chunk payloads received from peers:
- * arbitrary bytes signed by a fixed test key as stats records (kind 1) and ingested
- * (jet_record_ingest), so that jet_stats_apply unpacks them (protobuf-c StatsChunk), checks that
- * they fit the release they claim to belong to, and updates the view; then the view is read as
+ * arbitrary bytes signed by a fixed test key as stats records (kind 1, or kind 2 bundles) and
+ * ingested (jet_record_ingest), so that jet_stats_apply unpacks them (protobuf-c StatsChunk, or
+ * StatsBundle and each of its chunks), checks that they fit the release they claim to belong
+ * to, and updates the view; then the view is read as
  * `stats show` and `report` do (jet_stats_view_open: decoding every chunk of every current
  * release and deriving the rates).
  *
@@ -10,6 +11,7 @@
  *   mode & 1: a refused record does not end the input; else the first refusal stops.
  *   mode & 2: the records are of kind 0 (markers: no view) for the first payload only, which
  *             checks that a marker never reaches the view.
+ *   mode & 4: the other records are bundles (kind 2) rather than chunks (kind 1).
  * Checks: the view opens without error after any sequence of accepted records (a record the
  * view accepted must be readable: JET_ECORRUPT there is a finding), every row has a known
  * indicator and a non-negative count unless suppressed. The store is emptied after.
@@ -36,7 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int accepted = 0;
     for (size_t i = 0; i < n; i++) {
         fz_one c = {JET_STREAM_STATS, 7,
-                    (i == 0 && (mode & 2)) ? JET_RECORD_KIND_MARKER : JET_STATS_KIND_CHUNK,
+                    (i == 0 && (mode & 2)) ? JET_RECORD_KIND_MARKER
+                    : (mode & 4)           ? JET_STATS_KIND_BUNDLE
+                                           : JET_STATS_KIND_CHUNK,
                     part[i], plen[i]};
         int rc = jet_store_write(fz_store, fz_one_txn, &c);
         if (rc == 0)
