@@ -443,31 +443,49 @@ const uint8_t *jet_noise_handshake_remote_static(const jet_noise_handshake *hs) 
 
 /* ---------------------------------------------------------------- jetsync's IK messages */
 
-enum { ED_MEMO = 64 };
+/* Slots of the memo: enough for every peer of a partnership (hundreds at most) to stay in it, so
+ * that a lead meeting its regions one after another never converts a key twice. A key's slot
+ * is found from its first bytes (uniformly random for real keys), probing a few next ones. */
+enum { ED_MEMO = 1024, ED_MEMO_PROBE = 8 };
 
-/* Public keys only, so nothing here needs wiping; replaced round-robin when full. */
+/* Public keys only, so nothing here needs wiping. */
 static struct {
     pthread_mutex_t mu;
-    unsigned n, next;
+    uint8_t used[ED_MEMO];
     uint8_t ed[ED_MEMO][32];
     uint8_t x[ED_MEMO][32];
-} ed_memo = {PTHREAD_MUTEX_INITIALIZER, 0, 0, {{0}}, {{0}}};
+} ed_memo = {PTHREAD_MUTEX_INITIALIZER, {0}, {{0}}, {{0}}};
+
+static unsigned memo_home(const uint8_t ed[32]) {
+    return ((unsigned)ed[0] | (unsigned)ed[1] << 8) % ED_MEMO;
+}
 
 int jet_noise_ed25519_pk_to_x25519(const uint8_t ed[32], uint8_t x[32]) {
+    unsigned home = memo_home(ed);
     int found = 0;
     pthread_mutex_lock(&ed_memo.mu);
-    for (unsigned i = 0; i < ed_memo.n && !found; i++)
-        if (memcmp(ed_memo.ed[i], ed, 32) == 0) {
+    for (unsigned k = 0; k < ED_MEMO_PROBE && !found; k++) {
+        unsigned i = (home + k) % ED_MEMO;
+        if (ed_memo.used[i] && memcmp(ed_memo.ed[i], ed, 32) == 0) {
             memcpy(x, ed_memo.x[i], 32);
             found = 1;
         }
+    }
     pthread_mutex_unlock(&ed_memo.mu);
     if (found)
         return 0;
     if (crypto_sign_ed25519_pk_to_curve25519(x, ed) != 0)
         return JET_EINVAL;
     pthread_mutex_lock(&ed_memo.mu);
-    unsigned slot = ed_memo.n < ED_MEMO ? ed_memo.n++ : (ed_memo.next++ % ED_MEMO);
+    /* The first free slot of the probe, else the home slot (its old key is converted again
+     * when it comes back). */
+    unsigned slot = home;
+    for (unsigned k = 0; k < ED_MEMO_PROBE; k++)
+        if (!ed_memo.used[(home + k) % ED_MEMO]) {
+            slot = (home + k) % ED_MEMO;
+            break;
+        }
+    ed_memo.used[slot] = 1;
     memcpy(ed_memo.ed[slot], ed, 32);
     memcpy(ed_memo.x[slot], x, 32);
     pthread_mutex_unlock(&ed_memo.mu);

@@ -141,8 +141,9 @@ const uint8_t *jet_noise_handshake_remote_static(const jet_noise_handshake *hs);
 
 /* The X25519 public key of an Ed25519 public key (crypto_sign_ed25519_pk_to_curve25519),
  * memoised: the conversion costs more than a scalar multiplication and a node meets the same
- * few peers again and again. The memo holds public keys only; it is shared by the threads of
- * a process (under a mutex). Returns 0 or JET_EINVAL when `ed` is not a valid key. */
+ * peers again and again (a lead all its regions every night: the memo holds 1,024 keys). The
+ * memo holds public keys only; it is shared by the threads of a process (under a mutex).
+ * Returns 0 or JET_EINVAL when `ed` is not a valid key. */
 int jet_noise_ed25519_pk_to_x25519(const uint8_t ed[32], uint8_t x[32]);
 
 /* The prologue (41 bytes): "jetsync/1" (9 ASCII bytes) || BLAKE2b-256, unkeyed, of

@@ -145,7 +145,8 @@ static int log_position(jet_txn *txn, jet_log_run *run, const jet_record *rec) {
 
 /* Stores a checked record as the next of its log, with the views. Its log's new position goes
  * into `run`, to be written by jet_log_run_end(). */
-static int log_commit_record(jet_txn *txn, jet_log_run *run, const jet_record *rec) {
+static int log_commit_record(jet_txn *txn, jet_log_run *run, const jet_record *rec,
+                             const jet_stats_prepared *view) {
     uint8_t key[JET_LOG_KEY];
     jet_log_key(key, rec->stream, rec->origin, rec->epoch, rec->seq);
     int rc = jet_txn_put(txn, JET_DB_LOG, key, JET_LOG_KEY, rec->encoded, rec->encoded_len);
@@ -154,7 +155,7 @@ static int log_commit_record(jet_txn *txn, jet_log_run *run, const jet_record *r
     run->seq = rec->seq;
     crypto_generichash(run->head, 32, rec->encoded, rec->encoded_len, NULL, 0);
     run->dirty = 1;
-    return jet_views_apply(txn, rec);
+    return jet_views_apply(txn, rec, view);
 }
 
 int jet_log_own_epoch(jet_txn *txn, uint64_t *epoch) {
@@ -216,7 +217,7 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
     jet_record rec;
     rc = jet_record_decode(buf, len, &rec);
     if (rc == 0)
-        rc = log_commit_record(txn, &run, &rec);
+        rc = log_commit_record(txn, &run, &rec, NULL);
     if (rc == 0)
         rc = jet_log_run_end(txn, &run);
     if (rc == 0 && seq_out != NULL)
@@ -245,7 +246,7 @@ static int refusal(const jet_record *rec, int sig_checked, int code) {
 
 /* Everything jet_record_ingest() checks but the signature. */
 static int ingest_checked(jet_txn *txn, jet_log_run *run, const jet_record *rec,
-                          int sig_checked) {
+                          int sig_checked, const jet_stats_prepared *view) {
     if (!epoch_plausible(rec->epoch))
         return refusal(rec, sig_checked, JET_EEPOCH);
     int rc = log_position(txn, run, rec);
@@ -266,19 +267,20 @@ static int ingest_checked(jet_txn *txn, jet_log_run *run, const jet_record *rec,
         return refusal(rec, sig_checked, JET_ESEQ);
     if (sodium_memcmp(rec->prev, run->head, 32) != 0) /* another history of this log */
         return refusal(rec, sig_checked, JET_EFORK);
-    rc = log_commit_record(txn, run, rec);
+    rc = log_commit_record(txn, run, rec, view);
     return rc != 0 ? refusal(rec, sig_checked, rc) : 0;
 }
 
-int jet_record_ingest_run(jet_txn *txn, jet_log_run *run, const jet_record *rec, int linked) {
+int jet_record_ingest_run(jet_txn *txn, jet_log_run *run, const jet_record *rec, int linked,
+                          const jet_stats_prepared *view) {
     int rc = linked ? 0 : jet_record_verify(rec);
-    return rc != 0 ? rc : ingest_checked(txn, run, rec, !linked);
+    return rc != 0 ? rc : ingest_checked(txn, run, rec, !linked, view);
 }
 
 int jet_record_ingest_decoded(jet_txn *txn, const jet_record *rec, int linked) {
     jet_log_run run;
     memset(&run, 0, sizeof run);
-    int rc = jet_record_ingest_run(txn, &run, rec, linked);
+    int rc = jet_record_ingest_run(txn, &run, rec, linked, NULL);
     return rc != 0 ? rc : jet_log_run_end(txn, &run);
 }
 

@@ -131,9 +131,14 @@ typedef struct jet_log_run {
     uint8_t head[32];   /* its BLAKE2b-256, which the next record's prev must equal */
 } jet_log_run;
 
+/* What a view worked out about a record ahead of the transaction (views.h). */
+typedef struct jet_stats_prepared jet_stats_prepared;
+
 /* jet_record_ingest_decoded() within a run: the vector is written by jet_log_run_end(), when
- * the next record is of another log, or when the caller is done. */
-int jet_record_ingest_run(jet_txn *txn, jet_log_run *run, const jet_record *rec, int linked);
+ * the next record is of another log, or when the caller is done. `view` is what
+ * jet_views_prepare() returned for `rec`, or NULL. */
+int jet_record_ingest_run(jet_txn *txn, jet_log_run *run, const jet_record *rec, int linked,
+                          const jet_stats_prepared *view);
 
 /* Writes the vector of the log `run` holds, if it moved, and empties `run`. */
 int jet_log_run_end(jet_txn *txn, jet_log_run *run);

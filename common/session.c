@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "committer.h"
+#include "views.h"
 #include "encoding.h"
 #include "log.h"
 #include "record.h"
@@ -593,18 +594,43 @@ static void pump(jet_session *s) {
 
 /* ---- receiving batches ----------------------------------------------------------------- */
 
-/* One received batch on its way to the store. The worker thread reads only the fields above
- * `s`; the loop thread owns the rest. */
+/* One received batch on its way to the store. The worker threads (its prepare, then its
+ * commit) read only the fields above `s`; the loop thread owns the rest. */
 struct ingest_job {
     Jetsync__Wire__Message *msg; /* owned: holds the batch */
     jet_peer peer;               /* the sender, as the session knew it */
     int self_lead;
-    uint64_t stored, bytes; /* out */
+    jet_stats_prepared **views; /* owned, one per record (NULL entries: nothing ahead) */
+    uint64_t stored, bytes;     /* out */
     size_t failed_at;       /* out, when refused */
     char why[200];          /* out, when refused */
     jet_session *s;         /* NULL once the session is gone: the job then only commits */
     ingest_job *next;
 };
+
+/* Before the commit, on another worker: what the views can work out without the store, so that
+ * it overlaps the commits of the batches before (ingest_txn then finds it in job->views). */
+static void ingest_prepare(void *arg) {
+    ingest_job *c = arg;
+    const Jetsync__Wire__Batch *batch = c->msg->batch;
+    c->views = calloc(batch->n_records ? batch->n_records : 1, sizeof *c->views);
+    if (c->views == NULL)
+        return; /* the commit does it all */
+    for (size_t i = 0; i < batch->n_records; i++) {
+        jet_record rec;
+        if (jet_record_decode(batch->records[i].data, batch->records[i].len, &rec) == 0)
+            c->views[i] = jet_views_prepare(&rec);
+    }
+}
+
+/* What a batch holds in memory once prepared: its records, which it holds anyway, count as
+ * its weight; the prepared facts are small beside them. */
+static size_t ingest_weight(const Jetsync__Wire__Batch *batch) {
+    size_t w = 0;
+    for (size_t i = 0; i < batch->n_records; i++)
+        w += batch->records[i].len;
+    return w;
+}
 
 static int ingest_txn(jet_txn *txn, void *arg) {
     ingest_job *c = arg;
@@ -634,7 +660,8 @@ static int ingest_txn(jet_txn *txn, void *arg) {
          * log is proven by that one's prev hash (record.h). */
         int linked = rc == 0 && next_rc == 0 && jet_record_links(&rec, &next);
         if (rc == 0)
-            rc = jet_record_ingest_run(txn, &run, &rec, linked);
+            rc = jet_record_ingest_run(txn, &run, &rec, linked,
+                                       c->views != NULL ? c->views[i] : NULL);
         c->bytes += r[i].len;
         if (rc == JET_EFORK && prev_linked && jet_record_verify(&prev) != 0) {
             /* The link broke because the record before, taken on this one's word, was
@@ -657,6 +684,10 @@ static int ingest_txn(jet_txn *txn, void *arg) {
 }
 
 static void ingest_job_free(ingest_job *job) {
+    if (job->views != NULL)
+        for (size_t i = 0; i < job->msg->batch->n_records; i++)
+            jet_views_prepared_free(job->views[i]);
+    free(job->views);
     jetsync__wire__message__free_unpacked(job->msg, NULL);
     free(job);
 }
@@ -736,7 +767,8 @@ static int on_batch(jet_session *s, Jetsync__Wire__Message *msg) {
     job->peer = s->peer;
     job->self_lead = jet_node_is_lead(s->node);
     job->s = s;
-    int rc = jet_committer_submit(s->committer, s, ingest_txn, job, on_ingested);
+    int rc = jet_committer_submit_prepared(s->committer, s, ingest_prepare, ingest_weight(batch),
+                                           ingest_txn, job, on_ingested);
     if (rc != 0) {
         free(job);
         failf(s, rc, "storing batch: %s", jet_strerror(rc));

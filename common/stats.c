@@ -807,7 +807,6 @@ int jet__stats_chunk_valid(const Jet__StatsChunk *m) {
     return cells == m->ncells;
 }
 
-/* Makes a complete release current unless the one held is newer. */
 /* Makes `h` the current release of `key` unless a newer one is held. `refs` holds the
  * reference of each of its h->nchunks chunks, `ref_len` bytes each (REF_LEN, or BUNDLE_REF_LEN
  * for a release held whole in a bundle). */
@@ -931,52 +930,62 @@ int jet_stats_forget_origin(jet_txn *txn, const uint8_t origin[32]) {
     return rc;
 }
 
-/* Applies one chunk: of a chunk record, or element `item` of a bundle record (item < 0 for a
- * chunk record). A release of several chunks is kept in JET_DB_STATS_AUX until its last chunk
- * arrives; chunks of one origin arrive in log order, so chunk i must follow chunk i-1. */
-static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChunk *m, int item) {
+/* What applying a chunk needs of it, worked out without the store: its decoding, its checks in
+ * itself and the disclosure check are done once, on whichever thread prepares the record. */
+typedef struct chunk_facts {
+    char region[JET_CODE_MAX + 1], indicator[JET_CODE_MAX + 1], period[JET_PERIOD_MAX + 1];
+    uint64_t version, ncells, first_cell, n_value, suppressed;
+    int64_t import_time;
+    uint32_t k, chunk_index, chunk_count, noise_epsilon_milli;
+    int disclosure_rc; /* JET_EDISCLOSURE if the release may not be kept, checked after the
+                          region binding as before */
+} chunk_facts;
+
+/* A statistics record prepared (jet_stats_prepare): the facts of its chunk, or of every item of
+ * its bundle, or why it is refused whatever the store holds. */
+struct jet_stats_prepared {
+    int rc;
+    size_t n;
+    chunk_facts facts[];
+};
+
+/* Applies one chunk, known by its facts: of a chunk record, or element `item` of a bundle
+ * record (item < 0 for a chunk record). A release of several chunks is kept in
+ * JET_DB_STATS_AUX until its last chunk arrives; chunks of one origin arrive in log order, so
+ * chunk i must follow chunk i-1. */
+static int apply_chunk(jet_txn *txn, const jet_record *rec, const chunk_facts *f, int item) {
     int figures = rec->stream == JET_STREAM_FIGURES;
     uint8_t key[REL_KEY_MAX], akey[1 + 32 + REL_KEY_MAX];
     uint8_t *part = NULL;
-    if (!figures && m->chunk_index == 0) {
-        int brc = bind_region(txn, m->region, rec->origin);
+    if (!figures && f->chunk_index == 0) {
+        int brc = bind_region(txn, f->region, rec->origin);
         if (brc != 0)
             return brc;
     }
-    /* Defence in depth: whatever its importer did, a release that would publish a small count
-     * (1..k-1 of its own k) or a negative count is not kept. Noisy releases are exempt: their
-     * values are noisy draws, not counts. */
-    if (!figures && m->noise_epsilon_milli == 0) {
-        if (m->k < 2)
-            return JET_EDISCLOSURE;
-        for (size_t i = 0; i < m->n_value; i++)
-            if (m->status.data[i] == 0 && m->value[i] < (int64_t)m->k && m->value[i] != 0)
-                return JET_EDISCLOSURE;
-    }
-    size_t klen = jet__stats_rel_key(key, figures, m->region, m->indicator, m->period);
+    if (f->disclosure_rc != 0)
+        return f->disclosure_rc;
+    size_t klen = jet__stats_rel_key(key, figures, f->region, f->indicator, f->period);
     size_t alen = 1 + 32 + klen;
-    uint64_t supp = 0;
+    uint64_t supp = f->suppressed;
     rel_header h;
     int rc;
 
-    for (size_t i = 0; i < m->status.len; i++)
-        supp += m->status.data[i];
     memset(&h, 0, sizeof h);
     memcpy(h.origin, rec->origin, 32);
-    h.version = m->version;
-    h.import_time = m->import_time;
-    h.k = m->k;
-    h.nchunks = m->chunk_count;
-    h.ncells = m->ncells;
+    h.version = f->version;
+    h.import_time = f->import_time;
+    h.k = f->k;
+    h.nchunks = f->chunk_count;
+    h.ncells = f->ncells;
     h.suppressed = supp;
-    if (!figures && m->chunk_index == 0 && m->noise_epsilon_milli > 0) {
-        rc = ledger_add(txn, rec->origin, key, klen, m->noise_epsilon_milli);
+    if (!figures && f->chunk_index == 0 && f->noise_epsilon_milli > 0) {
+        rc = ledger_add(txn, rec->origin, key, klen, f->noise_epsilon_milli);
         if (rc != 0)
             return rc;
     }
-    if (m->chunk_count == 1) {
+    if (f->chunk_count == 1) {
         uint8_t ref[BUNDLE_REF_LEN];
-        if (m->n_value != m->ncells)
+        if (f->n_value != f->ncells)
             return JET_EDECODE;
         jet_put_be64(ref, rec->epoch);
         jet_put_be64(ref + 8, rec->seq);
@@ -990,17 +999,17 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
     akey[0] = figures ? 'Q' : 'P';
     memcpy(akey + 1, rec->origin, 32);
     memcpy(akey + 33, key, klen);
-    size_t plen = PART_FIXED + (size_t)m->chunk_count * REF_LEN;
+    size_t plen = PART_FIXED + (size_t)f->chunk_count * REF_LEN;
     part = calloc(1, plen);
     if (part == NULL)
         return JET_ENOMEM;
-    if (m->chunk_index == 0) {
-        jet_put_be64(part, m->version);
-        jet_put_be64(part + 8, (uint64_t)m->import_time);
-        jet_put_be32(part + 16, m->k);
-        jet_put_be32(part + 20, m->chunk_count);
+    if (f->chunk_index == 0) {
+        jet_put_be64(part, f->version);
+        jet_put_be64(part + 8, (uint64_t)f->import_time);
+        jet_put_be32(part + 16, f->k);
+        jet_put_be32(part + 20, f->chunk_count);
         jet_put_be32(part + 24, 0);
-        jet_put_be64(part + 32, m->ncells);
+        jet_put_be64(part + 32, f->ncells);
         jet_put_be64(part + 40, 0);
         jet_put_be64(part + 48, 0);
     } else {
@@ -1014,28 +1023,28 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const Jet__StatsChun
         if (rc != 0)
             goto out;
         memcpy(part, val, plen);
-        if (jet_get_be64(part) != m->version || jet_get_be32(part + 20) != m->chunk_count ||
-            jet_get_be32(part + 24) != m->chunk_index || jet_get_be64(part + 32) != m->ncells ||
-            jet_get_be32(part + 16) != m->k || (int64_t)jet_get_be64(part + 8) != m->import_time) {
+        if (jet_get_be64(part) != f->version || jet_get_be32(part + 20) != f->chunk_count ||
+            jet_get_be32(part + 24) != f->chunk_index || jet_get_be64(part + 32) != f->ncells ||
+            jet_get_be32(part + 16) != f->k || (int64_t)jet_get_be64(part + 8) != f->import_time) {
             rc = JET_EDECODE;
             goto out;
         }
     }
-    if (jet_get_be64(part + 48) != m->first_cell) {
+    if (jet_get_be64(part + 48) != f->first_cell) {
         rc = JET_EDECODE;
         goto out;
     }
-    uint8_t *ref = part + PART_FIXED + (size_t)m->chunk_index * REF_LEN;
+    uint8_t *ref = part + PART_FIXED + (size_t)f->chunk_index * REF_LEN;
     jet_put_be64(ref, rec->epoch);
     jet_put_be64(ref + 8, rec->seq);
-    jet_put_be32(part + 24, m->chunk_index + 1);
+    jet_put_be32(part + 24, f->chunk_index + 1);
     jet_put_be64(part + 40, jet_get_be64(part + 40) + supp);
-    jet_put_be64(part + 48, m->first_cell + m->n_value);
-    if (m->chunk_index + 1 < m->chunk_count) {
+    jet_put_be64(part + 48, f->first_cell + f->n_value);
+    if (f->chunk_index + 1 < f->chunk_count) {
         rc = jet_txn_put(txn, JET_DB_STATS_AUX, akey, alen, part, plen);
         goto out;
     }
-    if (jet_get_be64(part + 48) != m->ncells) {
+    if (jet_get_be64(part + 48) != f->ncells) {
         rc = JET_EDECODE;
         goto out;
     }
@@ -1049,50 +1058,122 @@ out:
     return rc;
 }
 
-/* Applies the chunk encoded in `data`: of a chunk record, or element `item` of a bundle. Adds
- * its cells to `*cells`. */
-static int apply_encoded(jet_txn *txn, const jet_record *rec, ProtobufCAllocator *arena,
-                         const uint8_t *data, size_t len, int item, uint64_t *cells) {
+/* The facts of a chunk decoded and checked in itself (jet__stats_chunk_valid). */
+static void facts_of(const jet_record *rec, const Jet__StatsChunk *m, chunk_facts *f) {
+    memset(f, 0, sizeof *f);
+    /* valid_text() bounded the three codes. */
+    snprintf(f->region, sizeof f->region, "%s", m->region);
+    snprintf(f->indicator, sizeof f->indicator, "%s", m->indicator);
+    snprintf(f->period, sizeof f->period, "%s", m->period);
+    f->version = m->version;
+    f->ncells = m->ncells;
+    f->first_cell = m->first_cell;
+    f->n_value = m->n_value;
+    f->import_time = m->import_time;
+    f->k = m->k;
+    f->chunk_index = m->chunk_index;
+    f->chunk_count = m->chunk_count;
+    f->noise_epsilon_milli = m->noise_epsilon_milli;
+    for (size_t i = 0; i < m->status.len; i++)
+        f->suppressed += m->status.data[i];
+    /* Defence in depth: whatever its importer did, a release that would publish a small count
+     * (1..k-1 of its own k) or a negative count is not kept. Noisy releases are exempt: their
+     * values are noisy draws, not counts. The lead's figures repeat releases it checked. */
+    if (rec->stream != JET_STREAM_FIGURES && m->noise_epsilon_milli == 0) {
+        if (m->k < 2)
+            f->disclosure_rc = JET_EDISCLOSURE;
+        for (size_t i = 0; f->disclosure_rc == 0 && i < m->n_value; i++)
+            if (m->status.data[i] == 0 && m->value[i] < (int64_t)m->k && m->value[i] != 0)
+                f->disclosure_rc = JET_EDISCLOSURE;
+    }
+}
+
+/* Decodes the chunk in `data` into `f`; JET_EDECODE if it is not a valid one. */
+static int chunk_facts_get(const jet_record *rec, ProtobufCAllocator *arena, const uint8_t *data,
+                           size_t len, chunk_facts *f) {
     Jet__StatsChunk *m = jet__stats_chunk__unpack(arena, len, data);
     if (m == NULL)
         return JET_EDECODE;
-    int rc = jet__stats_chunk_valid(m) ? apply_chunk(txn, rec, m, item) : JET_EDECODE;
-    *cells += m->n_value;
+    int rc = jet__stats_chunk_valid(m) ? 0 : JET_EDECODE;
+    if (rc == 0)
+        facts_of(rec, m, f);
     jet__stats_chunk__free_unpacked(m, arena);
     return rc;
 }
 
-static int apply_bundle(jet_txn *txn, const jet_record *rec, ProtobufCAllocator *arena) {
-    Jet__StatsBundle *b = jet__stats_bundle__unpack(arena, rec->payload_len, rec->payload);
-    if (b == NULL)
-        return JET_EDECODE;
-    int rc = b->n_chunk >= 1 && b->n_chunk <= JET_STATS_BUNDLE_MAX ? 0 : JET_EDECODE;
-    uint64_t cells = 0;
-    for (size_t i = 0; rc == 0 && i < b->n_chunk; i++) {
-        rc = apply_encoded(txn, rec, arena, b->chunk[i].data, b->chunk[i].len, (int)i, &cells);
-        /* A bundle's releases fit one record's cells together, as a chunk's do: the reader
-         * decodes the whole bundle for each of them. */
-        if (rc == 0 && cells > JET_STATS_CHUNK_CELLS)
-            rc = JET_EDECODE;
-    }
-    jet__stats_bundle__free_unpacked(b, arena);
-    return rc;
-}
-
-int jet_stats_apply(jet_txn *txn, const jet_record *rec) {
+static int is_stats_record(const jet_record *rec) {
     /* The lead's cross-region figures (JET_STREAM_FIGURES) have a key space of their own, read
      * only on request (jet_stats_filter.figures): a region's `stats show` lists its own
      * releases only. Other kinds are for later versions and kept in the log only. */
-    if ((rec->stream != JET_STREAM_STATS && rec->stream != JET_STREAM_FIGURES) ||
-        (rec->kind != JET_STATS_KIND_CHUNK && rec->kind != JET_STATS_KIND_BUNDLE))
-        return 0;
-    /* One record at a time the lead takes in: its pieces come from the thread's arena. */
-    ProtobufCAllocator *arena = jet_pbarena_begin();
+    return (rec->stream == JET_STREAM_STATS || rec->stream == JET_STREAM_FIGURES) &&
+           (rec->kind == JET_STATS_KIND_CHUNK || rec->kind == JET_STATS_KIND_BUNDLE);
+}
+
+/* A prepared record of `n` facts, with `rc` set (NULL without memory). */
+static jet_stats_prepared *prepared_new(size_t n, int rc) {
+    jet_stats_prepared *p = malloc(sizeof *p + n * sizeof p->facts[0]);
+    if (p != NULL) {
+        p->rc = rc;
+        p->n = rc == 0 ? n : 0;
+    }
+    return p;
+}
+
+/* A bundle's facts: every item decoded and checked, with the bundle's own limits. */
+static jet_stats_prepared *bundle_facts(const jet_record *rec, ProtobufCAllocator *arena) {
+    Jet__StatsBundle *b = jet__stats_bundle__unpack(arena, rec->payload_len, rec->payload);
+    if (b == NULL || b->n_chunk < 1 || b->n_chunk > JET_STATS_BUNDLE_MAX) {
+        if (b != NULL)
+            jet__stats_bundle__free_unpacked(b, arena);
+        return prepared_new(0, JET_EDECODE);
+    }
+    jet_stats_prepared *p = prepared_new(b->n_chunk, 0);
     uint64_t cells = 0;
-    int rc = rec->kind == JET_STATS_KIND_BUNDLE
-                 ? apply_bundle(txn, rec, arena)
-                 : apply_encoded(txn, rec, arena, rec->payload, rec->payload_len, -1, &cells);
+    for (size_t i = 0; p != NULL && p->rc == 0 && i < b->n_chunk; i++) {
+        p->rc = chunk_facts_get(rec, arena, b->chunk[i].data, b->chunk[i].len, &p->facts[i]);
+        /* A bundle holds whole releases only, which together fit one record's cells as a
+         * chunk's do: the reader decodes the whole bundle for each of them. */
+        if (p->rc == 0 && (p->facts[i].chunk_count != 1 ||
+                           (cells += p->facts[i].n_value) > JET_STATS_CHUNK_CELLS))
+            p->rc = JET_EDECODE;
+    }
+    if (p != NULL && p->rc != 0)
+        p->n = 0;
+    jet__stats_bundle__free_unpacked(b, arena);
+    return p;
+}
+
+jet_stats_prepared *jet_stats_prepare(const jet_record *rec) {
+    if (!is_stats_record(rec))
+        return NULL;
+    /* One record at a time: the decoded pieces come from the thread's arena. */
+    ProtobufCAllocator *arena = jet_pbarena_begin();
+    jet_stats_prepared *p;
+    if (rec->kind == JET_STATS_KIND_BUNDLE) {
+        p = bundle_facts(rec, arena);
+    } else if ((p = prepared_new(1, 0)) != NULL) {
+        p->rc = chunk_facts_get(rec, arena, rec->payload, rec->payload_len, &p->facts[0]);
+        p->n = p->rc == 0 ? 1 : 0;
+    }
     jet_pbarena_end(arena);
+    return p; /* NULL without memory: jet_stats_apply() then does it all itself */
+}
+
+void jet_stats_prepared_free(jet_stats_prepared *p) {
+    free(p);
+}
+
+int jet_stats_apply(jet_txn *txn, const jet_record *rec, const jet_stats_prepared *prepared) {
+    if (!is_stats_record(rec))
+        return 0;
+    jet_stats_prepared *own = NULL;
+    if (prepared == NULL && (prepared = own = jet_stats_prepare(rec)) == NULL)
+        return JET_ENOMEM;
+    int rc = prepared->rc;
+    int bundle = rec->kind == JET_STATS_KIND_BUNDLE;
+    for (size_t i = 0; rc == 0 && i < prepared->n; i++)
+        rc = apply_chunk(txn, rec, &prepared->facts[i], bundle ? (int)i : -1);
+    jet_stats_prepared_free(own);
     return rc;
 }
 

@@ -10,11 +10,21 @@
 
 #include "record.h"
 
-/* Applies `rec` to the view of its stream. Returns 0 or the view's refusal code. */
-int jet_views_apply(jet_txn *txn, const jet_record *rec);
+/* Applies `rec` to the view of its stream. `prepared` is what jet_views_prepare() returned for
+ * it, or NULL (the view then does that work itself). Returns 0 or the view's refusal code. */
+int jet_views_apply(jet_txn *txn, const jet_record *rec, const jet_stats_prepared *prepared);
+
+/* The part of applying `rec` that needs no store, done ahead on any thread so that it overlaps
+ * the commits before it (the commit is the one part that cannot run in parallel): a statistics
+ * record's chunks decoded and checked. NULL when there is nothing to do ahead or no memory.
+ * Free it with jet_views_prepared_free(). */
+jet_stats_prepared *jet_views_prepare(const jet_record *rec);
+void jet_views_prepared_free(jet_stats_prepared *prepared);
 
 /* Implemented by the stream modules (toolkit.c, stats.c). */
 int jet_toolkit_apply(jet_txn *txn, const jet_record *rec);
-int jet_stats_apply(jet_txn *txn, const jet_record *rec);
+int jet_stats_apply(jet_txn *txn, const jet_record *rec, const jet_stats_prepared *prepared);
+jet_stats_prepared *jet_stats_prepare(const jet_record *rec);
+void jet_stats_prepared_free(jet_stats_prepared *prepared);
 
 #endif

@@ -1,5 +1,7 @@
-/* test_committer.c - group commits off the loop: order, grouping, failure and cancellation. */
+/* test_committer.c - group commits off the loop: order, grouping, failure and cancellation,
+ * and the prepare stage ahead of them. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,10 +22,14 @@ typedef struct job {
     int *n_done;
     int rc; /* what done() was told */
     int called;
+    atomic_int prepared; /* set by job_prepare */
+    int want_prepared;   /* job_txn refuses (JET_EINVAL) a job not prepared before its commit */
 } job;
 
 static int job_txn(jet_txn *txn, void *arg) {
     job *j = arg;
+    if (j->want_prepared && atomic_load(&j->prepared) != 1)
+        return JET_EINVAL;
     uint8_t key[4];
     jet_put_be32(key, j->id);
     int rc = jet_txn_put(txn, JET_DB_STATS_CELLS, key, 4, "x", 1);
@@ -74,7 +80,7 @@ static fixture *fixture_new(void) {
     assert_ok(jet_store_create(jt_tempdir(), &f->store));
     assert_ok(jet_committer_new(&f->loop, f->store, &f->c));
     for (uint32_t i = 0; i < JOBS; i++)
-        f->jobs[i] = (job){i, 0, f->order, &f->n_done, 99, 0};
+        f->jobs[i] = (job){i, 0, f->order, &f->n_done, 99, 0, 0, 0};
     return f;
 }
 
@@ -194,12 +200,127 @@ static void test_loop_not_blocked(void **state) {
     fixture_free(f);
 }
 
+/* ---- the prepare stage -------------------------------------------------------------------- */
+
+/* Counts prepares and, with `gate` set, waits on it first (to hold a job in its prepare). */
+static uv_sem_t *gate;
+static atomic_int prepares;
+/* With `check_done_before` set, a prepare fails the test unless every earlier job is done. */
+static atomic_int *done_count;
+static int check_done_before;
+static atomic_int budget_broken;
+
+static void job_prepare(void *arg) {
+    job *j = arg;
+    if (gate != NULL)
+        uv_sem_wait(gate);
+    if (check_done_before && atomic_load(done_count) != (int)j->id)
+        atomic_store(&budget_broken, 1);
+    atomic_fetch_add(&prepares, 1);
+    atomic_store(&j->prepared, 1);
+}
+
+static atomic_int done_atomic;
+
+static void job_done_counted(void *arg, int rc) {
+    job_done(arg, rc);
+    atomic_fetch_add(&done_atomic, 1);
+}
+
+static void submit_prepared(fixture *f, uint32_t i, const void *owner, size_t weight) {
+    f->jobs[i].want_prepared = 1;
+    assert_ok(jet_committer_submit_prepared(f->c, owner, job_prepare, weight, job_txn, &f->jobs[i],
+                                            job_done_counted));
+}
+
+/* Prepared and plain jobs mixed: every prepared job is prepared before its commit, and all
+ * complete in submission order. */
+static void test_prepared_in_order(void **state) {
+    (void)state;
+    fixture *f = fixture_new();
+    atomic_store(&prepares, 0);
+    for (uint32_t i = 0; i < JOBS; i++) {
+        if (i % 3 == 2)
+            submit(f, i, NULL);
+        else
+            submit_prepared(f, i, NULL, 1000);
+    }
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->n_done, JOBS);
+    for (int i = 0; i < JOBS; i++) {
+        assert_int_equal(f->order[i], i);
+        assert_ok(f->jobs[i].rc);
+        assert_true(stored(f->store, (uint32_t)i));
+    }
+    assert_int_equal(atomic_load(&prepares), JOBS - JOBS / 3);
+    fixture_free(f);
+}
+
+/* A job cancelled while its prepare runs ends when the prepare does, with JET_ECANCELED and
+ * nothing stored; it counts as pending until then; the jobs behind it go on. */
+static void test_cancel_while_preparing(void **state) {
+    (void)state;
+    fixture *f = fixture_new();
+    uv_sem_t sem;
+    assert_int_equal(uv_sem_init(&sem, 0), 0);
+    gate = &sem;
+    int a, b;
+    submit_prepared(f, 0, &a, 10);
+    submit(f, 1, &b);
+    jet_committer_cancel(f->c, &a);
+    assert_int_equal(f->n_done, 0); /* its prepare holds the context: not ended yet */
+    assert_int_equal(jet_committer_pending(f->c), 2);
+    uv_sem_post(&sem);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    gate = NULL;
+    uv_sem_destroy(&sem);
+    assert_int_equal(f->n_done, 2);
+    assert_code(f->jobs[0].rc, JET_ECANCELED);
+    assert_false(stored(f->store, 0));
+    assert_ok(f->jobs[1].rc);
+    assert_true(stored(f->store, 1));
+    fixture_free(f);
+}
+
+/* Jobs each as heavy as the whole budget are prepared one at a time: a prepare starts only
+ * once every job before it has committed and its callback ran. */
+static void test_prepare_budget(void **state) {
+    (void)state;
+    fixture *f = fixture_new();
+    atomic_store(&done_atomic, 0);
+    atomic_store(&budget_broken, 0);
+    done_count = &done_atomic;
+    check_done_before = 1;
+    for (uint32_t i = 0; i < 20; i++)
+        submit_prepared(f, i, NULL, JET_COMMITTER_PREPARE_AHEAD);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    check_done_before = 0;
+    assert_int_equal(f->n_done, 20);
+    assert_false(atomic_load(&budget_broken));
+    /* Light ones run ahead of the commits: not every prepare waited for the job before. */
+    fixture *g = fixture_new();
+    atomic_store(&done_atomic, 0);
+    atomic_store(&budget_broken, 0);
+    check_done_before = 1;
+    for (uint32_t i = 0; i < JOBS; i++)
+        submit_prepared(g, i, NULL, 100);
+    uv_run(&g->loop, UV_RUN_DEFAULT);
+    check_done_before = 0;
+    assert_int_equal(g->n_done, JOBS);
+    assert_true(atomic_load(&budget_broken));
+    fixture_free(f);
+    fixture_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_grouping),
         cmocka_unit_test(test_failure_stays_with_its_owner),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_loop_not_blocked),
+        cmocka_unit_test(test_prepared_in_order),
+        cmocka_unit_test(test_cancel_while_preparing),
+        cmocka_unit_test(test_prepare_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

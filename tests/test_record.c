@@ -793,7 +793,7 @@ static int runs_txn(jet_txn *txn, void *arg) {
         jet_record rec;
         c->rc[i] = jet_record_decode(c->rec[i], c->len[i], &rec);
         if (c->rc[i] == 0)
-            c->rc[i] = jet_record_ingest_run(txn, &run, &rec, 0);
+            c->rc[i] = jet_record_ingest_run(txn, &run, &rec, 0, NULL);
         if (c->rc[i] != 0 && c->rc[i] != JET_EDUP)
             return c->rc[i];
     }
