@@ -415,6 +415,14 @@ static uint64_t stats_seq(node *a) {
     return stream_seq(a, JET_STREAM_STATS);
 }
 
+/* The lead shows exactly what the region shows. */
+static void assert_same_view(node *region, node *lead) {
+    char *jr = view_json(region, NULL), *jl = view_json(lead, NULL);
+    assert_string_equal(jr, jl);
+    free(jr);
+    free(jl);
+}
+
 static void test_view_through_ingest(void **state) {
     (void)state;
     node a, lead;
@@ -444,10 +452,9 @@ static void test_view_through_ingest(void **state) {
     assert_int_equal(jet_stats_view_releases(v), 0);
     jet_stats_view_free(v);
     copy_records(&a, lead.store, 2, n);
-    char *ja = view_json(&a, NULL), *jl = view_json(&lead, NULL);
-    assert_string_equal(ja, jl);
+    assert_same_view(&a, &lead);
+    char *jl = view_json(&lead, NULL);
     assert_non_null(strstr(jl, "\"region\": \"RO-TL\""));
-    free(ja);
     free(jl);
 
     /* a re-import at the region supersedes the release at the lead too */
@@ -462,14 +469,25 @@ static void test_view_through_ingest(void **state) {
     jet_stats_row t = find_row(v, "EARLY_LEAVERS", "_T", "_T");
     assert_true(t.value == 110);
     jet_stats_view_free(v);
-    ja = view_json(&a, NULL);
-    jl = view_json(&lead, NULL);
-    assert_string_equal(ja, jl);
-    free(ja);
-    free(jl);
+    assert_same_view(&a, &lead);
     free(csv);
     node_close(&a);
     node_close(&lead);
+}
+
+/* A chunk of ENROLLED of UK-J in `period` at `version` (k 5) carrying `len` cells, without
+ * dimensions; the caller sets the chunk's place in its release. */
+static void spec_init(jet_stats_chunk_spec *spec, const char *period, uint64_t version,
+                      int64_t *val, uint8_t *st, size_t len) {
+    memset(spec, 0, sizeof *spec);
+    spec->region = "UK-J";
+    spec->indicator = "ENROLLED";
+    spec->period = period;
+    spec->version = version;
+    spec->k = 5;
+    spec->len = len;
+    spec->value = val;
+    spec->status = st;
 }
 
 /* A chunk that does not fit the release it claims (chunk 1 with no chunk 0, a chunk count of
@@ -497,20 +515,11 @@ static void test_refuses_misfit_chunks(void **state) {
     assert_ok(import(&a, "UK-J", small_csv));
     snapshot(a.store, before);
     jet_stats_chunk_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.region = "UK-J";
-    spec.indicator = "ENROLLED";
-    spec.period = "2024/25";
-    spec.version = 9;
+    spec_init(&spec, "2024/25", 9, val, st, 3);
     spec.chunk_index = 1;
     spec.chunk_count = 2;
-    spec.k = 5;
-    spec.ndims = 0;
     spec.ncells = 600;
     spec.first_cell = 300;
-    spec.len = 3;
-    spec.value = val;
-    spec.status = st;
     uint8_t *p = NULL;
     size_t plen = 0;
     assert_ok(jet_stats_chunk_encode(&spec, &p, &plen));
@@ -611,10 +620,7 @@ static void test_bundles_through_ingest(void **state) {
     jet_stats_view *v = view(&lead, NULL, NULL, NULL, 5);
     assert_int_equal(jet_stats_view_releases(v), 32);
     jet_stats_view_free(v);
-    char *ja = view_json(&a, NULL), *jl = view_json(&lead, NULL);
-    assert_string_equal(ja, jl);
-    free(ja);
-    free(jl);
+    assert_same_view(&a, &lead);
 
     /* one table again: version 2, alone in a chunk record, replaces the bundle's item */
     assert_ok(import(&a, "FI-19", "indicator,period,area,value\nRETAINED,2019,A0,70\n"
@@ -626,11 +632,7 @@ static void test_bundles_through_ingest(void **state) {
     assert_int_equal(jet_stats_view_release(v, 0)->version, 2);
     assert_true(find_row(v, "RETAINED", "_T", "_T").value == 150);
     jet_stats_view_free(v);
-    ja = view_json(&a, NULL);
-    jl = view_json(&lead, NULL);
-    assert_string_equal(ja, jl);
-    free(ja);
-    free(jl);
+    assert_same_view(&a, &lead);
     node_close(&a);
     node_close(&lead);
 }
@@ -681,21 +683,14 @@ static void encode_release(const char *region, const char *period, unsigned area
         snprintf(names[i], 8, "A%05u", i);
     }
     jet_stats_chunk_spec spec;
-    memset(&spec, 0, sizeof spec);
+    spec_init(&spec, period, 1, val, st, areas + 1);
     spec.region = region;
-    spec.indicator = "ENROLLED";
-    spec.period = period;
-    spec.version = 1;
     spec.chunk_count = 1;
-    spec.k = 5;
     spec.ndims = 1;
     spec.dim[0] = JET_DIM_AREA;
     spec.size[0] = areas;
     spec.category[0] = (const char **)names;
     spec.ncells = areas + 1;
-    spec.len = areas + 1;
-    spec.value = val;
-    spec.status = st;
     assert_ok(jet_stats_chunk_encode(&spec, out, len));
     for (unsigned i = 0; i < areas; i++)
         free(names[i]);
@@ -731,17 +726,9 @@ static void test_refuses_misfit_bundles(void **state) {
         int64_t val[3] = {10, 20, 30};
         uint8_t st[3] = {0, 0, 0};
         jet_stats_chunk_spec spec;
-        memset(&spec, 0, sizeof spec);
-        spec.region = "UK-J";
-        spec.indicator = "ENROLLED";
-        spec.period = "2021";
-        spec.version = 1;
+        spec_init(&spec, "2021", 1, val, st, 3);
         spec.chunk_count = 2;
-        spec.k = 5;
         spec.ncells = 600;
-        spec.len = 3;
-        spec.value = val;
-        spec.status = st;
         assert_ok(jet_stats_chunk_encode(&spec, &item[1], &len[1]));
         assert_code(append_bundle(&a, item, len, 2), JET_EDECODE);
         free(item[1]);
