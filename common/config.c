@@ -79,9 +79,21 @@ static int parse_bool(const char *v, int *out) {
     return 0;
 }
 
+int jet_config_text_ok(const char *t) {
+    for (size_t i = 0; t[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch < 0x20 || ch == 0x7f)
+            return 0;
+        if (ch == ';' && (i == 0 || t[i - 1] == ' '))
+            return 0;
+    }
+    return 1;
+}
+
+/* Copies a text value that writes back the same (jet_config_text_ok) and fits. */
 static int copy_text(char *dst, size_t cap, const char *v) {
     size_t n = strlen(v);
-    if (n >= cap)
+    if (n >= cap || !jet_config_text_ok(v))
         return -1;
     memcpy(dst, v, n + 1);
     return 0;

@@ -45,6 +45,12 @@ int jet_config_load(const char *path, jet_config *c, jet_diag *diag);
 /* Writes a new, commented configuration file (mode 0644). Returns 0, JET_EEXIST or JET_EIO. */
 int jet_config_write(const char *path, const jet_config *c, jet_diag *diag);
 
+/* 1 if jet_config_write() writes `text` as a value that loads back the same: no control
+ * characters, and no ';' first or after a space (the INI reader takes " ;" for the start of a
+ * comment, and the writer puts a space after '='). The loader refuses other values of the
+ * text keys (name, listen, sync at), so every configuration it accepts writes back whole. */
+int jet_config_text_ok(const char *text);
+
 /* Parses "90s", "15m", "24h", "2d" or a plain number of seconds. Returns 0 or JET_EINVAL. */
 int jet_duration_parse(const char *text, uint64_t *seconds);
 

@@ -322,16 +322,8 @@ static void make_parents(const char *home) {
  * spaces at both ends and takes " ;" as the start of a comment. */
 static int conf_safe_text(const char *t) {
     size_t n = strlen(t);
-    if (n == 0 || t[0] == ' ' || t[n - 1] == ' ')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)t[i];
-        if (ch < 0x20 || ch == 0x7f)
-            return 0;
-        if (ch == ';' && i > 0 && t[i - 1] == ' ')
-            return 0;
-    }
-    return 1;
+    /* The INI reader strips a value's spaces at either end. */
+    return n > 0 && t[0] != ' ' && t[n - 1] != ' ' && jet_config_text_ok(t);
 }
 
 static int valid_region(const char *r) {
@@ -355,7 +347,8 @@ int jet_node_init(const char *home, const jet_node_init_options *opt, jet_node *
     if (!conf_safe_text(opt->name))
         return jet_diag_fail(diag, JET_EINVAL,
                              "--name: no control characters, no space at either end and no ';' "
-                             "after a space (jetsync.conf would not read it back the same)");
+                             "first or after a space (jetsync.conf would not read it back the "
+                             "same)");
     if (opt->region == NULL || !valid_region(opt->region))
         return jet_diag_fail(diag, JET_EINVAL,
                              "--region: expected a region code such as SE-Y or IT-25 "
