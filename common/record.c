@@ -113,10 +113,6 @@ static int vv_put(jet_txn *txn, uint32_t stream, const uint8_t origin[32], uint6
     return jet_txn_put(txn, JET_DB_VV, key, JET_LOG_PREFIX, val, VV_VALUE);
 }
 
-static int same_log(const jet_log_run *run, const jet_record *rec) {
-    return run->active && run->stream == rec->stream && run->epoch == rec->epoch &&
-           memcmp(run->origin, rec->origin, 32) == 0;
-}
 
 int jet_log_run_end(jet_txn *txn, jet_log_run *run) {
     int rc = 0;
@@ -126,20 +122,22 @@ int jet_log_run_end(jet_txn *txn, jet_log_run *run) {
     return rc;
 }
 
-/* Where the log of `rec` stands: from `run` when it holds that log, else from the vector (the
- * run then ends, writing its own log's position, and takes up this log). */
-static int log_position(jet_txn *txn, jet_log_run *run, const jet_record *rec) {
-    if (same_log(run, rec))
+/* Where log (stream, origin, epoch) stands: from `run` when it holds that log, else from the
+ * vector (the run then ends, writing its own log's position, and takes up this log). */
+static int log_position(jet_txn *txn, jet_log_run *run, uint32_t stream,
+                        const uint8_t origin[32], uint64_t epoch) {
+    if (run->active && run->stream == stream && run->epoch == epoch &&
+        memcmp(run->origin, origin, 32) == 0)
         return 0;
     int rc = jet_log_run_end(txn, run);
     if (rc == 0)
-        rc = jet_vv_get_head(txn, rec->stream, rec->origin, rec->epoch, &run->seq, run->head);
+        rc = jet_vv_get_head(txn, stream, origin, epoch, &run->seq, run->head);
     if (rc != 0)
         return rc;
     run->active = 1;
-    run->stream = rec->stream;
-    memcpy(run->origin, rec->origin, 32);
-    run->epoch = rec->epoch;
+    run->stream = stream;
+    memcpy(run->origin, origin, 32);
+    run->epoch = epoch;
     return 0;
 }
 
@@ -192,9 +190,7 @@ int jet_record_append(jet_txn *txn, const uint8_t sk[64], uint32_t stream, uint3
     int rc = jet_log_own_epoch(txn, &epoch);
     if (rc != 0)
         return rc;
-    jet_record own = {.stream = stream, .epoch = epoch};
-    memcpy(own.origin, origin, 32);
-    if ((rc = log_position(txn, &run, &own)) != 0)
+    if ((rc = log_position(txn, &run, stream, origin, epoch)) != 0)
         return rc;
     size_t len = payload_len + JET_RECORD_OVERHEAD;
     uint8_t *buf = malloc(len);
@@ -249,7 +245,7 @@ static int ingest_checked(jet_txn *txn, jet_log_run *run, const jet_record *rec,
                           int sig_checked, const jet_stats_prepared *view) {
     if (!epoch_plausible(rec->epoch))
         return refusal(rec, sig_checked, JET_EEPOCH);
-    int rc = log_position(txn, run, rec);
+    int rc = log_position(txn, run, rec->stream, rec->origin, rec->epoch);
     if (rc != 0)
         return rc;
     if (rec->seq <= run->seq) {

@@ -937,8 +937,8 @@ typedef struct chunk_facts {
     uint64_t version, ncells, first_cell, n_value, suppressed;
     int64_t import_time;
     uint32_t k, chunk_index, chunk_count, noise_epsilon_milli;
-    int disclosure_rc; /* JET_EDISCLOSURE if the release may not be kept, checked after the
-                          region binding as before */
+    int disclosure_rc; /* JET_EDISCLOSURE if the release may not be kept; apply_chunk reports
+                          it after the region binding, whose refusal comes first */
 } chunk_facts;
 
 /* A statistics record prepared (jet_stats_prepare): the facts of its chunk, or of every item of
@@ -966,7 +966,6 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const chunk_facts *f
         return f->disclosure_rc;
     size_t klen = jet__stats_rel_key(key, figures, f->region, f->indicator, f->period);
     size_t alen = 1 + 32 + klen;
-    uint64_t supp = f->suppressed;
     rel_header h;
     int rc;
 
@@ -977,7 +976,7 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const chunk_facts *f
     h.k = f->k;
     h.nchunks = f->chunk_count;
     h.ncells = f->ncells;
-    h.suppressed = supp;
+    h.suppressed = f->suppressed;
     if (!figures && f->chunk_index == 0 && f->noise_epsilon_milli > 0) {
         rc = ledger_add(txn, rec->origin, key, klen, f->noise_epsilon_milli);
         if (rc != 0)
@@ -994,8 +993,7 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const chunk_facts *f
         jet_put_be32(ref + REF_LEN, (uint32_t)item);
         return release_complete(txn, key, klen, &h, ref, BUNDLE_REF_LEN);
     }
-    if (item >= 0)
-        return JET_EDECODE; /* a bundle holds whole releases only */
+    /* A release of several chunks (never in a bundle: bundle_facts refuses one). */
     akey[0] = figures ? 'Q' : 'P';
     memcpy(akey + 1, rec->origin, 32);
     memcpy(akey + 33, key, klen);
@@ -1038,7 +1036,7 @@ static int apply_chunk(jet_txn *txn, const jet_record *rec, const chunk_facts *f
     jet_put_be64(ref, rec->epoch);
     jet_put_be64(ref + 8, rec->seq);
     jet_put_be32(part + 24, f->chunk_index + 1);
-    jet_put_be64(part + 40, jet_get_be64(part + 40) + supp);
+    jet_put_be64(part + 40, jet_get_be64(part + 40) + f->suppressed);
     jet_put_be64(part + 48, f->first_cell + f->n_value);
     if (f->chunk_index + 1 < f->chunk_count) {
         rc = jet_txn_put(txn, JET_DB_STATS_AUX, akey, alen, part, plen);

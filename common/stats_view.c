@@ -80,6 +80,20 @@ typedef struct read_ctx {
     uint8_t bundle_ref[32 + REF_LEN];
 } read_ctx;
 
+/* The record of kind `kind` that `ref` (epoch, seq) points at in the log of the release being
+ * read; 0, or nonzero if the log holds no such record. */
+static int record_at(read_ctx *c, const uint8_t *ref, uint32_t kind, jet_record *rec) {
+    int rc = jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS,
+                         c->cur->info.origin, jet_get_be64(ref), jet_get_be64(ref + 8), rec);
+    return rc != 0 ? rc : rec->kind != kind;
+}
+
+static void bundle_drop(read_ctx *c) {
+    if (c->bundle != NULL)
+        jet__stats_bundle__free_unpacked(c->bundle, NULL);
+    c->bundle = NULL;
+}
+
 /* The bundle record `ref` points at, decoded (owned by `c`); NULL if the log holds none. */
 static const Jet__StatsBundle *bundle_at(read_ctx *c, const uint8_t *ref) {
     uint8_t id[32 + REF_LEN];
@@ -87,13 +101,9 @@ static const Jet__StatsBundle *bundle_at(read_ctx *c, const uint8_t *ref) {
     memcpy(id + 32, ref, REF_LEN);
     if (c->bundle != NULL && memcmp(id, c->bundle_ref, sizeof id) == 0)
         return c->bundle;
-    if (c->bundle != NULL)
-        jet__stats_bundle__free_unpacked(c->bundle, NULL);
-    c->bundle = NULL;
+    bundle_drop(c);
     jet_record rec;
-    if (jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS,
-                    c->cur->info.origin, jet_get_be64(ref), jet_get_be64(ref + 8), &rec) != 0 ||
-        rec.kind != JET_STATS_KIND_BUNDLE)
+    if (record_at(c, ref, JET_STATS_KIND_BUNDLE, &rec) != 0)
         return NULL;
     c->bundle = jet__stats_bundle__unpack(NULL, rec.payload_len, rec.payload);
     memcpy(c->bundle_ref, id, sizeof id);
@@ -112,9 +122,7 @@ static Jet__StatsChunk *unpack_ref(read_ctx *c, const uint8_t *ref, size_t ref_l
         return jet__stats_chunk__unpack(arena, b->chunk[item].len, b->chunk[item].data);
     }
     jet_record rec;
-    if (jet_log_get(c->txn, c->figures ? JET_STREAM_FIGURES : JET_STREAM_STATS,
-                    c->cur->info.origin, jet_get_be64(ref), jet_get_be64(ref + 8), &rec) != 0 ||
-        rec.kind != JET_STATS_KIND_CHUNK)
+    if (record_at(c, ref, JET_STATS_KIND_CHUNK, &rec) != 0)
         return NULL;
     return jet__stats_chunk__unpack(arena, rec.payload_len, rec.payload);
 }
@@ -263,9 +271,7 @@ static int read_fn(jet_txn *txn, void *ctx) {
         plen += strlen(c->v->filter->region) + 1;
     }
     int rc = jet_txn_scan(txn, JET_DB_STATS, prefix, plen, NULL, 0, read_release, c);
-    if (c->bundle != NULL)
-        jet__stats_bundle__free_unpacked(c->bundle, NULL);
-    c->bundle = NULL;
+    bundle_drop(c);
     return rc;
 }
 
